@@ -1,0 +1,696 @@
+/*
+ * sim_kernel.c -- simulated PlayStation Vita kernel (memblocks, free-memory
+ * query, LwMutex, TLS) for vitalloc's tests; see sim_kernel.h for the API.
+ *
+ * Simulates: sceKernelAllocMemBlock & co. with the real type granularities,
+ * budgets, the ~2048-block limit and the real error codes; LwMutex with
+ * recursion and ownership; per-thread TLS slots. Deliberately stricter than
+ * the real kernel where that exposes bugs: a block without an alignment
+ * option is 4 KiB- but never 8 KiB-aligned (base % 8192 == 4096, whatever
+ * the type); with alignment A it is A- but, when it fits, not 2A-aligned;
+ * every LwMutex misuse aborts with a one-line message.
+ *
+ * Memory: on bare-metal ARM (qemu-arm + newlib/rdimon) a static pool of
+ * SIM_POOL_BYTES in .noinit (crt0 does not clear it: pages stay untouched,
+ * hence zero, until used) with a dirty-page map so reused pages are zeroed
+ * again; on the host one mmap reservation, each block made read/write when
+ * allocated and PROT_NONE + MADV_DONTNEED when freed (use after free faults).
+ * Placement is first fit over the address-sorted block table.
+ *
+ * Choices where the real behaviour is not known here: name == NULL fails
+ * with ILLEGAL_ADDR; opt->size outside 0x14..0x58 fails with ILLEGAL_SIZE;
+ * opt->attr bits other than HAS_ALIGNMENT fail with ILLEGAL_ATTR; an address
+ * no block contains fails with ILLEGAL_ADDR; info->size must equal the
+ * struct size (ILLEGAL_SIZE). TLS slots are pointer-sized (8 bytes on host).
+ *
+ * Must never: call malloc/calloc/realloc/free (the code under test replaces
+ * them; build with -fno-builtin so GCC does not invent such calls), use
+ * stdio (it allocates), or use code from elsewhere.
+ */
+#include "sim_kernel.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h> /* abort */
+#include <string.h>
+#include <unistd.h> /* write */
+
+#if defined(__arm__) && !defined(__linux__)
+#define SIM_BAREMETAL 1
+#else
+#define SIM_BAREMETAL 0
+#endif
+#ifndef SIM_HOST_THREADS
+#define SIM_HOST_THREADS (!SIM_BAREMETAL)
+#endif
+#ifndef SIM_POOL_BYTES
+#define SIM_POOL_BYTES (SIM_BAREMETAL ? (size_t)512 << 20 : (size_t)1024 << 20)
+#endif
+#define SIM_MAX_BLOCKS 4096
+#define SIM_TLS_SLOTS 256
+#define PAGE ((size_t)4096)
+#define MiB (1024ull * 1024ull)
+
+#if !SIM_BAREMETAL
+#include <sys/mman.h>
+#endif
+#if SIM_HOST_THREADS
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+#define NCOND 16
+static pthread_cond_t g_cond[NCOND] = {[0 ... NCOND - 1] = PTHREAD_COND_INITIALIZER};
+#define LOCK() pthread_mutex_lock(&g_lock)
+#define UNLOCK() pthread_mutex_unlock(&g_lock)
+#else
+#define LOCK() ((void)0)
+#define UNLOCK() ((void)0)
+#endif
+
+/* ------------------------------------------------------------ messages -- */
+static void (*misuse_hook)(const char *msg);
+
+static char *put_str(char *p, char *end, const char *s)
+{
+	while (*s && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_hex(char *p, char *end, uintptr_t v)
+{
+	char tmp[2 * sizeof v];
+	int n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	p = put_str(p, end, "0x");
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* "sim_kernel: <call>(work=0x...[ "name"]): <what>" then abort(). Called
+   without the lock held. */
+static void report(const char *call, const void *obj, const char *name, const char *what, int fatal)
+{
+	char buf[256], *p = buf, *end = buf + sizeof buf - 2;
+	p = put_str(p, end, "sim_kernel: ");
+	p = put_str(p, end, call);
+	p = put_str(p, end, "(");
+	p = put_hex(p, end, (uintptr_t)obj);
+	if (name && *name) {
+		p = put_str(p, end, " \"");
+		p = put_str(p, end, name);
+		p = put_str(p, end, "\"");
+	}
+	p = put_str(p, end, "): ");
+	p = put_str(p, end, what);
+	*p = 0;
+	if (misuse_hook && !fatal) {
+		misuse_hook(buf);
+		return;
+	}
+	*p++ = '\n';
+	if (write(2, buf, (size_t)(p - buf)) < 0) { /* nothing more to do */
+	}
+	abort();
+}
+
+/* ------------------------------------------------------------ the pool -- */
+#if SIM_BAREMETAL
+static unsigned char pool_mem[SIM_POOL_BYTES + PAGE] __attribute__((section(".noinit"), aligned(8)));
+static uint32_t dirty[SIM_POOL_BYTES / PAGE / 32]; /* 1 = page may be non-zero */
+#endif
+static unsigned char *pool; /* 4 KiB aligned */
+
+static void pool_init(void)
+{
+	if (pool)
+		return;
+#if SIM_BAREMETAL
+	pool = (unsigned char *)(((uintptr_t)pool_mem + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
+#else
+	void *p = mmap(NULL, SIM_POOL_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		report("sim_kernel init", NULL, NULL, "cannot reserve the pool with mmap", 1);
+	pool = p;
+#endif
+}
+
+/* Fresh block: zeroed (as on the Vita) or filled with 0xA5 in poison mode. */
+static int poison;
+static void block_map(size_t off, size_t size)
+{
+#if SIM_BAREMETAL
+	size_t pg;
+	for (pg = off / PAGE; pg < (off + size) / PAGE; pg++) {
+		uint32_t bit = 1u << (pg & 31);
+		if (poison) {
+			dirty[pg / 32] |= bit;
+		} else if (dirty[pg / 32] & bit) {
+			memset(pool + pg * PAGE, 0, PAGE);
+			dirty[pg / 32] &= ~bit;
+		}
+	}
+#else
+	if (mprotect(pool + off, size, PROT_READ | PROT_WRITE) != 0)
+		report("sceKernelAllocMemBlock", pool + off, NULL, "mprotect failed", 1);
+#endif
+	if (poison)
+		memset(pool + off, 0xA5, size);
+}
+
+static void block_unmap(size_t off, size_t size)
+{
+#if SIM_BAREMETAL
+	size_t pg;
+	for (pg = off / PAGE; pg < (off + size) / PAGE; pg++)
+		dirty[pg / 32] |= 1u << (pg & 31);
+	if (poison)
+		memset(pool + off, 0xDD, size);
+#else
+	if (madvise(pool + off, size, MADV_DONTNEED) != 0 || mprotect(pool + off, size, PROT_NONE) != 0)
+		report("sceKernelFreeMemBlock", pool + off, NULL, "madvise/mprotect failed", 1);
+#endif
+}
+
+/* ----------------------------------------------------------- memblocks -- */
+typedef struct {
+	SceUID uid;
+	SceUInt32 type;
+	size_t off, size;
+	char name[32];
+} blk_t;
+
+enum { CLS_MAIN, CLS_CDRAM, CLS_PHYCONT };
+static blk_t blocks[SIM_MAX_BLOCKS]; /* sorted by off */
+static unsigned nblocks, block_limit = 2048, uid_serial;
+static unsigned long long budget[3] = {256 * MiB, 112 * MiB, 26 * MiB}, used[3];
+static int fail_after = -1, fail_every, every_count;
+static sim_counters_t ctr;
+
+static int type_info(SceUInt32 type, size_t *gran, int *cls)
+{
+	switch (type) {
+	case SIM_MEMBLOCK_TYPE_USER_RW:
+	case SIM_MEMBLOCK_TYPE_USER_RW_UNCACHE: *gran = 4096; *cls = CLS_MAIN; return 1;
+	case SIM_MEMBLOCK_TYPE_USER_CDRAM_RW: *gran = 256 * 1024; *cls = CLS_CDRAM; return 1;
+	case SIM_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_RW:
+	case SIM_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_NC_RW: *gran = 1024 * 1024; *cls = CLS_PHYCONT; return 1;
+	default: return 0;
+	}
+}
+
+static int cls_of(SceUInt32 type)
+{
+	size_t g;
+	int c = CLS_MAIN;
+	type_info(type, &g, &c);
+	return c;
+}
+
+static int find_uid(SceUID uid)
+{
+	unsigned i;
+	for (i = 0; i < nblocks; i++)
+		if (blocks[i].uid == uid)
+			return (int)i;
+	return -1;
+}
+
+/* Block containing [addr, addr + size) (size 0: containing addr), or -1. */
+static int find_addr(const void *addr, size_t size)
+{
+	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)pool;
+	unsigned i;
+	if (!pool || a < b)
+		return -1;
+	for (i = 0; i < nblocks; i++) {
+		uintptr_t lo = b + blocks[i].off, hi = lo + blocks[i].size;
+		if (a >= lo && a < hi && size <= hi - a)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* First fit: lowest start s with s % m == r in a gap of the sorted table. */
+static int place(size_t size, uintptr_t m, uintptr_t r, size_t *off, unsigned *idx)
+{
+	unsigned i;
+	for (i = 0; i <= nblocks; i++) {
+		size_t lo = i ? blocks[i - 1].off + blocks[i - 1].size : 0;
+		size_t hi = i < nblocks ? blocks[i].off : SIM_POOL_BYTES;
+		uintptr_t a = (uintptr_t)pool + lo;
+		size_t s = lo + ((r - a) & (m - 1));
+		if (s >= lo && s <= hi && size <= hi - s) {
+			*off = s;
+			*idx = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int inject_failure(void)
+{
+	int fail = 0;
+	if (fail_after >= 0 && fail_after-- == 0)
+		fail = 1;
+	if (fail_every > 0 && ++every_count >= fail_every) {
+		every_count = 0;
+		fail = 1;
+	}
+	return fail;
+}
+
+SceUID sceKernelAllocMemBlock(const char *name, SceUInt32 type, SceSize size, SceKernelAllocMemBlockOpt *opt)
+{
+	size_t gran = 0, off = 0, align = 0;
+	int cls = 0, err = 0;
+	unsigned idx = 0;
+	blk_t *b;
+
+	LOCK();
+	pool_init();
+	ctr.alloc_calls++;
+	if (!name)
+		err = SIM_ERR_ILLEGAL_ADDR;
+	else if (!type_info(type, &gran, &cls))
+		err = SIM_ERR_ILLEGAL_MEMBLOCK_TYPE;
+	else if (size == 0 || size % gran)
+		err = SIM_ERR_ILLEGAL_MEMBLOCK_SIZE;
+	else if (opt) {
+		if (opt->size < 0x14 || opt->size > 0x58)
+			err = SIM_ERR_ILLEGAL_SIZE;
+		else if (opt->attr & ~SIM_ALLOC_MEMBLOCK_ATTR_HAS_ALIGNMENT)
+			err = SIM_ERR_ILLEGAL_ATTR;
+		else if (opt->attr & SIM_ALLOC_MEMBLOCK_ATTR_HAS_ALIGNMENT) {
+			align = opt->alignment;
+			if (align < 4096 || (align & (align - 1)))
+				err = SIM_ERR_ILLEGAL_ALIGNMENT;
+		}
+	}
+	if (!err && inject_failure())
+		err = SIM_ERR_NO_MEMORY;
+	if (!err && nblocks >= block_limit)
+		err = SIM_ERR_UID_MAX_OPEN;
+	if (!err && used[cls] + size > budget[cls])
+		err = SIM_ERR_NO_MEMORY;
+	if (!err) {
+		int ok;
+		if (!align)
+			ok = place(size, 8192, 4096, &off, &idx);
+		else if (align > SIM_POOL_BYTES)
+			ok = 0;
+		else /* A-aligned, not 2A-aligned if that fits anywhere */
+			ok = place(size, 2 * (uintptr_t)align, align, &off, &idx) ||
+			     place(size, align, 0, &off, &idx);
+		if (!ok)
+			err = SIM_ERR_NO_MEMORY;
+	}
+	if (err) {
+		ctr.failed_calls++;
+		UNLOCK();
+		return err;
+	}
+
+	memmove(&blocks[idx + 1], &blocks[idx], (nblocks - idx) * sizeof blocks[0]);
+	nblocks++;
+	b = &blocks[idx];
+	uid_serial++;
+	b->uid = (SceUID)((0x40010001u + 2u * uid_serial) & 0x7FFFFFFFu);
+	b->type = type;
+	b->off = off;
+	b->size = size;
+	memset(b->name, 0, sizeof b->name);
+	strncpy(b->name, name, sizeof b->name - 1);
+	used[cls] += size;
+	ctr.live_blocks++;
+	ctr.live_bytes += size;
+	if (ctr.live_blocks > ctr.peak_blocks)
+		ctr.peak_blocks = ctr.live_blocks;
+	if (ctr.live_bytes > ctr.peak_bytes)
+		ctr.peak_bytes = ctr.live_bytes;
+	block_map(off, size);
+	UNLOCK();
+	return b->uid;
+}
+
+int sceKernelFreeMemBlock(SceUID uid)
+{
+	int i;
+	LOCK();
+	ctr.free_calls++;
+	i = find_uid(uid);
+	if (i < 0) {
+		ctr.failed_calls++;
+		UNLOCK();
+		return SIM_ERR_INVALID_UID;
+	}
+	block_unmap(blocks[i].off, blocks[i].size);
+	used[cls_of(blocks[i].type)] -= blocks[i].size;
+	ctr.live_blocks--;
+	ctr.live_bytes -= blocks[i].size;
+	nblocks--;
+	memmove(&blocks[i], &blocks[i + 1], (nblocks - (unsigned)i) * sizeof blocks[0]);
+	UNLOCK();
+	return 0;
+}
+
+int sceKernelGetMemBlockBase(SceUID uid, void **base)
+{
+	int i;
+	if (!base)
+		return SIM_ERR_ILLEGAL_ADDR;
+	LOCK();
+	i = find_uid(uid);
+	if (i >= 0)
+		*base = pool + blocks[i].off;
+	UNLOCK();
+	return i < 0 ? SIM_ERR_INVALID_UID : 0;
+}
+
+SceUID sceKernelFindMemBlockByAddr(const void *addr, SceSize size)
+{
+	int i;
+	SceUID uid;
+	LOCK();
+	i = find_addr(addr, size);
+	uid = i < 0 ? SIM_ERR_ILLEGAL_ADDR : blocks[i].uid;
+	UNLOCK();
+	return uid;
+}
+
+int sceKernelGetMemBlockInfoByAddr(void *base, SceKernelMemBlockInfo *info)
+{
+	int i;
+	if (!info)
+		return SIM_ERR_ILLEGAL_ADDR;
+	if (info->size != sizeof *info)
+		return SIM_ERR_ILLEGAL_SIZE;
+	LOCK();
+	i = find_addr(base, 0);
+	if (i >= 0) {
+		info->mappedBase = pool + blocks[i].off;
+		info->mappedSize = (SceSize)blocks[i].size;
+		info->memoryType = (int)((blocks[i].type >> 8) & 0xFF); /* 0xD0 or 0x80 */
+		info->access = (blocks[i].type >> 4) & 7;               /* R|W */
+		info->type = blocks[i].type;
+	}
+	UNLOCK();
+	return i < 0 ? SIM_ERR_ILLEGAL_ADDR : 0;
+}
+
+static int clamp_int(unsigned long long v)
+{
+	return v > 0x7FFFFFFFull ? 0x7FFFFFFF : (int)v;
+}
+
+int sceKernelGetFreeMemorySize(SceKernelFreeMemorySizeInfo *info)
+{
+	if (!info)
+		return SIM_ERR_ILLEGAL_ADDR;
+	if (info->size != (int)sizeof *info)
+		return SIM_ERR_ILLEGAL_SIZE;
+	LOCK();
+	info->size_user = clamp_int(budget[CLS_MAIN] - used[CLS_MAIN]);
+	info->size_cdram = clamp_int(budget[CLS_CDRAM] - used[CLS_CDRAM]);
+	info->size_phycont = clamp_int(budget[CLS_PHYCONT] - used[CLS_PHYCONT]);
+	UNLOCK();
+	return 0;
+}
+
+/* ------------------------------------------------------------- LwMutex -- */
+typedef struct {
+	SceUInt32 magic;  /* LW_LIVE, or LW_DEAD once deleted */
+	SceUInt32 check;  /* address of the work area ^ magic: not copied/moved */
+	SceUInt32 attr;
+	SceInt32 count;   /* lock count; 0 = free */
+	unsigned long long owner;
+	char name[8];     /* prefix of the name, for messages */
+} lw_t;
+typedef char lw_fits_work[(sizeof(lw_t) == sizeof(SceKernelLwMutexWork)) ? 1 : -1];
+
+#define LW_LIVE 0x4C774D78u /* "LwMx" */
+#define LW_DEAD 0x44656164u /* "Dead" */
+#define LW_MISUSE ((int)0x80028181u) /* returned only if a misuse hook returns */
+
+static unsigned long long self_id(void)
+{
+#if SIM_HOST_THREADS
+	static unsigned long long next_id;
+	static __thread unsigned long long id;
+	if (!id)
+		id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	return id;
+#else
+	return 1;
+#endif
+}
+
+static SceUInt32 lw_check(const void *work, SceUInt32 magic)
+{
+	return (SceUInt32)(uintptr_t)work ^ magic;
+}
+
+/* NULL if work holds a live mutex, else what is wrong (lock held). */
+static const char *lw_state(const SceKernelLwMutexWork *work)
+{
+	const lw_t *m = (const lw_t *)work;
+	if (!work)
+		return "NULL work area";
+	if ((uintptr_t)work & 7)
+		return "work area not 8-byte aligned";
+	if (m->magic == LW_DEAD && m->check == lw_check(work, LW_DEAD))
+		return "used after sceKernelDeleteLwMutex";
+	if (m->magic != LW_LIVE)
+		return "work area was never passed to sceKernelCreateLwMutex (or is corrupted)";
+	if (m->check != lw_check(work, LW_LIVE))
+		return "work area was copied/moved after creation (or is corrupted)";
+	return NULL;
+}
+
+static int lw_misuse(const char *call, const SceKernelLwMutexWork *work, const char *what)
+{
+	char name[9] = {0};
+	if (work && !((uintptr_t)work & 7) && ((const lw_t *)work)->magic == LW_LIVE)
+		memcpy(name, ((const lw_t *)work)->name, 8);
+	UNLOCK();
+	report(call, work, name, what, 0);
+	return LW_MISUSE;
+}
+
+int sceKernelCreateLwMutex(SceKernelLwMutexWork *work, const char *name, unsigned int attr, int initCount, const void *opt)
+{
+	lw_t *m = (lw_t *)work;
+	static const char fn[] = "sceKernelCreateLwMutex";
+	(void)opt;
+	LOCK();
+	if (!work || ((uintptr_t)work & 7))
+		return lw_misuse(fn, work, work ? "work area not 8-byte aligned" : "NULL work area");
+	if (!lw_state(work))
+		return lw_misuse(fn, work, "work area already holds a live mutex (created twice, never deleted)");
+	if (attr & ~(SIM_LW_MUTEX_ATTR_RECURSIVE | SIM_LW_MUTEX_ATTR_TH_PRIO))
+		return lw_misuse(fn, work, "unknown attribute bits");
+	if (initCount < 0 || (initCount > 1 && !(attr & SIM_LW_MUTEX_ATTR_RECURSIVE)))
+		return lw_misuse(fn, work, "bad initCount");
+	memset(m, 0, sizeof *m);
+	m->magic = LW_LIVE;
+	m->check = lw_check(work, LW_LIVE);
+	m->attr = attr;
+	m->count = initCount;
+	m->owner = initCount ? self_id() : 0;
+	if (name)
+		strncpy(m->name, name, sizeof m->name - 1);
+	UNLOCK();
+	return 0;
+}
+
+int sceKernelDeleteLwMutex(SceKernelLwMutexWork *work)
+{
+	lw_t *m = (lw_t *)work;
+	const char *bad;
+	LOCK();
+	bad = lw_state(work);
+	if (bad)
+		return lw_misuse("sceKernelDeleteLwMutex", work, bad);
+	if (m->count > 0)
+		return lw_misuse("sceKernelDeleteLwMutex", work, "deleted while locked");
+	m->magic = LW_DEAD;
+	m->check = lw_check(work, LW_DEAD);
+	UNLOCK();
+	return 0;
+}
+
+/* Shared by Lock and TryLock. timeout: NULL = forever (Lock only). */
+static int lw_lock(const char *fn, SceKernelLwMutexWork *work, int count, int try_only, unsigned int *timeout)
+{
+	lw_t *m = (lw_t *)work;
+	unsigned long long me = self_id();
+	const char *bad;
+#if SIM_HOST_THREADS
+	struct timespec deadline;
+	if (timeout) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += *timeout / 1000000u;
+		deadline.tv_nsec += (long)(*timeout % 1000000u) * 1000;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+#endif
+	LOCK();
+	bad = lw_state(work);
+	if (bad)
+		return lw_misuse(fn, work, bad);
+	if (count <= 0)
+		return lw_misuse(fn, work, "count <= 0");
+	if (count > 1 && !(m->attr & SIM_LW_MUTEX_ATTR_RECURSIVE))
+		return lw_misuse(fn, work, "count > 1 on a non-recursive mutex");
+	if (m->count > 0 && m->owner == me) {
+		if (!(m->attr & SIM_LW_MUTEX_ATTR_RECURSIVE))
+			return lw_misuse(fn, work, "recursive lock of a non-recursive mutex (the Vita fails or deadlocks)");
+		m->count += count;
+		UNLOCK();
+		return 0;
+	}
+	if (m->count > 0 && try_only) {
+		UNLOCK();
+		return SIM_ERR_LW_MUTEX_FAILED_TO_OWN;
+	}
+#if SIM_HOST_THREADS
+	while (m->count > 0) {
+		pthread_cond_t *cv = &g_cond[((uintptr_t)work >> 3) % NCOND];
+		int rc = timeout ? pthread_cond_timedwait(cv, &g_lock, &deadline) : pthread_cond_wait(cv, &g_lock);
+		bad = lw_state(work);
+		if (bad)
+			return lw_misuse(fn, work, bad);
+		if (rc == ETIMEDOUT && m->count > 0) {
+			*timeout = 0;
+			UNLOCK();
+			return SIM_ERR_WAIT_TIMEOUT;
+		}
+	}
+#else
+	(void)timeout;
+	if (m->count > 0)
+		return lw_misuse(fn, work, "locked by another thread (single-threaded simulator)");
+#endif
+	m->count = count;
+	m->owner = me;
+	UNLOCK();
+	return 0;
+}
+
+int sceKernelLockLwMutex(SceKernelLwMutexWork *work, int count, unsigned int *timeout)
+{
+	return lw_lock("sceKernelLockLwMutex", work, count, 0, timeout);
+}
+
+int sceKernelTryLockLwMutex(SceKernelLwMutexWork *work, int count)
+{
+	return lw_lock("sceKernelTryLockLwMutex", work, count, 1, NULL);
+}
+
+int sceKernelUnlockLwMutex(SceKernelLwMutexWork *work, int count)
+{
+	lw_t *m = (lw_t *)work;
+	static const char fn[] = "sceKernelUnlockLwMutex";
+	const char *bad;
+	LOCK();
+	bad = lw_state(work);
+	if (bad)
+		return lw_misuse(fn, work, bad);
+	if (count <= 0)
+		return lw_misuse(fn, work, "count <= 0");
+	if (m->count == 0)
+		return lw_misuse(fn, work, "unlock of a mutex that is not locked");
+	if (m->owner != self_id())
+		return lw_misuse(fn, work, "unlock by a thread that does not own the mutex");
+	if (count > m->count)
+		return lw_misuse(fn, work, "unlock count exceeds the lock count");
+	m->count -= count;
+	if (m->count == 0) {
+		m->owner = 0;
+#if SIM_HOST_THREADS
+		pthread_cond_broadcast(&g_cond[((uintptr_t)work >> 3) % NCOND]);
+#endif
+	}
+	UNLOCK();
+	return 0;
+}
+
+/* ----------------------------------------------------------------- TLS -- */
+#if SIM_HOST_THREADS
+static __thread uintptr_t tls_slots[SIM_TLS_SLOTS];
+#else
+static uintptr_t tls_slots[SIM_TLS_SLOTS];
+#endif
+
+void *sceKernelGetTLSAddr(int key)
+{
+	return key >= 0 && key < SIM_TLS_SLOTS ? (void *)&tls_slots[key] : NULL;
+}
+
+/* ---------------------------------------------------- test control API -- */
+void sim_set_poison(int on) { LOCK(); poison = on != 0; UNLOCK(); }
+void sim_fail_alloc_after(int n) { LOCK(); fail_after = n < 0 ? -1 : n; UNLOCK(); }
+void sim_fail_alloc_every(int n) { LOCK(); fail_every = n > 0 ? n : 0; every_count = 0; UNLOCK(); }
+void sim_set_budget(unsigned main_bytes) { LOCK(); budget[CLS_MAIN] = main_bytes; UNLOCK(); }
+
+void sim_set_budgets(unsigned main_bytes, unsigned cdram_bytes, unsigned phycont_bytes)
+{
+	LOCK();
+	budget[CLS_MAIN] = main_bytes;
+	budget[CLS_CDRAM] = cdram_bytes;
+	budget[CLS_PHYCONT] = phycont_bytes;
+	UNLOCK();
+}
+
+void sim_set_block_limit(int n)
+{
+	LOCK();
+	block_limit = n < 0 ? 0 : n > SIM_MAX_BLOCKS ? SIM_MAX_BLOCKS : (unsigned)n;
+	UNLOCK();
+}
+
+void sim_get_counters(sim_counters_t *out) { LOCK(); *out = ctr; UNLOCK(); }
+
+void sim_reset_peaks(void)
+{
+	LOCK();
+	ctr.peak_blocks = ctr.live_blocks;
+	ctr.peak_bytes = ctr.live_bytes;
+	UNLOCK();
+}
+
+int sim_live_block(unsigned i, sim_block_t *out)
+{
+	int ok;
+	LOCK();
+	ok = i < nblocks;
+	if (ok) {
+		out->uid = blocks[i].uid;
+		out->base = pool + blocks[i].off;
+		out->size = (SceSize)blocks[i].size;
+		out->type = blocks[i].type;
+		memcpy(out->name, blocks[i].name, sizeof out->name);
+	}
+	UNLOCK();
+	return ok;
+}
+
+int sim_lwmutex_count(const SceKernelLwMutexWork *work)
+{
+	int n;
+	LOCK();
+	n = lw_state(work) ? -1 : ((const lw_t *)work)->count;
+	UNLOCK();
+	return n;
+}
+
+void sim_set_misuse_hook(void (*hook)(const char *msg)) { LOCK(); misuse_hook = hook; UNLOCK(); }

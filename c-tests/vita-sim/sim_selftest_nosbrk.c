@@ -1,0 +1,28 @@
+/*
+ * sim_selftest_nosbrk.c -- proves the link-order mechanism vitalloc relies
+ * on (DESIGN section 1): a library before libsim_sbrk.a that defines the
+ * four sbrk.o globals keeps the simulated sbrk.o -- and its 128 MiB
+ * reservation -- out of the program, and its _init_vita_heap runs before
+ * main. Link: sim_crt.o, this, libsim_fake_heap.a, libsim_sbrk.a,
+ * libsim_kernel.a, -lc.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "sim_kernel.h"
+
+extern int sim_fake_heap_initialised;
+
+int main(void)
+{
+	sim_counters_t c;
+	int ok;
+	char *p;
+	sim_get_counters(&c); /* before anything else touches the kernel */
+	p = malloc(100);      /* newlib (ARM) / glibc (host): not from a memblock */
+	ok = c.live_blocks == 0 && c.alloc_calls == 0 && sim_fake_heap_initialised == 1 && p &&
+	     sceKernelFindMemBlockByAddr(p, 1) < 0;
+	free(p);
+	printf("sim_selftest_nosbrk: %s (live blocks %u, fake _init_vita_heap calls %d)\n", ok ? "ok" : "FAILED",
+	       c.live_blocks, sim_fake_heap_initialised);
+	return ok ? 0 : 1;
+}

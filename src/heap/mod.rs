@@ -1,0 +1,843 @@
+//! The heap: small objects in slabs, medium ones in a TLSF over segments,
+//! large ones in blocks of their own, all obtained from one [`BlockSource`].
+//!
+//! ```text
+//!            request size
+//!   0 ..= SMALL_MAX ─────► partial[class] slab ──(empty list)──► new slab ◄─┐
+//!   .. large_threshold ──► TLSF over segments ──(no fit)──► new segment ────┤
+//!   >= large_threshold ──► a source block of its own                         │
+//!                          (slabs are page-aligned TLSF blocks) ─────────────┘
+//!   free(p): page map entry of p ─► SLAB i | SEGMENT | LARGE | NONE (misuse)
+//! ```
+//! `Heap` is single-threaded (`&mut self`); [`crate::Allocator`] puts it
+//! behind a lock. It never calls the platform except through its source and
+//! never walks more than a bounded number of blocks on any path except
+//! [`Heap::check`]. Errors in the caller's use (double free, foreign pointer)
+//! come back as [`Misuse`]; running out of memory comes back as null.
+
+pub mod config;
+mod check;
+mod large;
+pub(crate) mod pagemap;
+pub(crate) mod small;
+mod stats;
+pub(crate) mod tlsf;
+
+#[cfg(test)]
+mod tests;
+
+pub use stats::{MallInfo, Stats};
+
+use crate::source::{Block, BlockKind, BlockSource};
+use config::*;
+use core::ptr;
+use large::LargeHdr;
+use small::{CLASS_COUNT, Slab, SmallMisuse};
+use tlsf::{BlockHdr, HDR, MIN_BLOCK, Tlsf};
+
+/// A misuse of the allocator detected on a pointer the caller passed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misuse {
+    /// The pointer was never returned by this heap (or points inside a block).
+    InvalidPointer,
+    /// The block is already free.
+    DoubleFree,
+}
+
+impl Misuse {
+    /// A few words for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Misuse::InvalidPointer => "invalid pointer (not allocated by vitalloc, or not the start of a block)",
+            Misuse::DoubleFree => "double free (the block is already free)",
+        }
+    }
+}
+
+/// Parameters `mallopt` can change.
+#[derive(Clone, Copy, Debug)]
+pub struct Tunables {
+    /// Requests of at least this many bytes get a source block of their own.
+    pub large_threshold: usize,
+    /// A freed large block of at most this size is kept for reuse.
+    pub trim_threshold: usize,
+    /// Extra bytes added to every new segment.
+    pub top_pad: usize,
+    /// Upper bound on bytes held from the source (0: none).
+    pub limit: usize,
+}
+
+/// Header at the start of every segment.
+#[repr(C)]
+struct Segment {
+    block: Block,
+    next: *mut Segment,
+    prev: *mut Segment,
+}
+
+const SEG_HDR: usize = size_of::<Segment>().next_multiple_of(MIN_ALIGN);
+
+impl Segment {
+    fn first_block(this: *mut Segment) -> *mut BlockHdr {
+        this.cast::<u8>().wrapping_add(SEG_HDR).cast()
+    }
+    /// The segment of a region's first block (whose `prev_phys` is null).
+    fn of_first_block(b: *mut BlockHdr) -> *mut Segment {
+        b.cast::<u8>().wrapping_sub(SEG_HDR).cast()
+    }
+    /// Whether the segment holds no allocation.
+    ///
+    /// # Safety
+    /// `this` is a live segment.
+    unsafe fn is_empty(this: *mut Segment) -> bool {
+        let b = Self::first_block(this);
+        // SAFETY: a live segment's first block and its successor are headers.
+        unsafe { (*b).is_free() && (*BlockHdr::next(b)).is_sentinel() }
+    }
+}
+
+/// What the page map says a live pointer is.
+enum Owner {
+    Small(*mut Slab),
+    Medium(*mut BlockHdr),
+    Large(*mut LargeHdr),
+}
+
+/// A heap over the source `S`.
+pub struct Heap<S: BlockSource> {
+    /// `partial[c]`: slabs of class `c` with at least one free object.
+    partial: [*mut Slab; CLASS_COUNT],
+    tlsf: Tlsf,
+    pagemap: pagemap::PageMap,
+    segments: *mut Segment,
+    /// An empty segment kept instead of being given back (still in the TLSF
+    /// lists, so it is used first); may have been used since.
+    spare_segment: *mut Segment,
+    /// Bytes in all segments.
+    segment_bytes: usize,
+    large: *mut LargeHdr,
+    /// A freed large block kept for the next large request that fits it.
+    spare_large: Option<Block>,
+    /// Marks free small objects (with their address) to detect double frees.
+    cookie: usize,
+    tunables: Tunables,
+    stats: Stats,
+    source: S,
+}
+
+// SAFETY: the heap owns all memory its pointers reach; moving it to another
+// thread moves that ownership (the lock in `Allocator` serialises access).
+unsafe impl<S: BlockSource + Send> Send for Heap<S> {}
+
+impl<S: BlockSource> Heap<S> {
+    /// An empty heap; it obtains nothing from `source` until first used.
+    pub const fn new(source: S) -> Self {
+        Heap {
+            partial: [ptr::null_mut(); CLASS_COUNT],
+            tlsf: Tlsf::new(),
+            pagemap: pagemap::PageMap::new(),
+            segments: ptr::null_mut(),
+            spare_segment: ptr::null_mut(),
+            segment_bytes: 0,
+            large: ptr::null_mut(),
+            spare_large: None,
+            cookie: 0x5157_a11c_0ffe_e1a5_u64 as usize,
+            tunables: Tunables {
+                large_threshold: LARGE_THRESHOLD,
+                trim_threshold: TRIM_THRESHOLD,
+                top_pad: 0,
+                limit: 0,
+            },
+            stats: Stats {
+                in_use: 0,
+                in_use_peak: 0,
+                reserved: 0,
+                reserved_peak: 0,
+                allocations: 0,
+                segments: 0,
+                large_blocks: 0,
+                source_blocks: 0,
+                slabs: 0,
+                slab_bytes: 0,
+                free_bytes: 0,
+                limit: 0,
+                malloc_calls: 0,
+                free_calls: 0,
+                realloc_calls: 0,
+                failed_calls: 0,
+            },
+            source,
+        }
+    }
+
+    /// The block source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The block source, mutably (for configuring it).
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    /// Current tunables.
+    pub fn tunables(&self) -> Tunables {
+        self.tunables
+    }
+
+    /// Replaces the tunables (values are clamped to what the heap supports).
+    pub fn set_tunables(&mut self, t: Tunables) {
+        self.tunables = Tunables {
+            large_threshold: t.large_threshold.clamp(LARGE_THRESHOLD_MIN, LARGE_THRESHOLD_MAX),
+            ..t
+        };
+        self.stats.limit = t.limit;
+    }
+
+    /// A snapshot of the statistics. O(1).
+    pub fn stats(&self) -> Stats {
+        Stats { free_bytes: self.tlsf.free_bytes, ..self.stats }
+    }
+
+    // ----- fast paths -------------------------------------------------------
+
+    /// Allocates `size` bytes aligned to [`MIN_ALIGN`]; null when out of
+    /// memory. `malloc(0)` returns a unique pointer. O(1).
+    #[inline]
+    pub fn malloc(&mut self, size: usize) -> *mut u8 {
+        self.stats.malloc_calls += 1;
+        self.alloc(size)
+    }
+
+    /// `malloc` without counting the call.
+    #[inline(always)]
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        if size <= SMALL_MAX {
+            let cls = small::class_of(size);
+            let slab = self.partial[cls];
+            if !slab.is_null() {
+                // SAFETY: slabs in a partial list are live and have a free object.
+                return unsafe { self.take_small(slab, cls) };
+            }
+        }
+        self.malloc_slow(size, MIN_ALIGN)
+    }
+
+    /// # Safety
+    /// `slab` is the head of `partial[cls]`.
+    #[inline(always)]
+    unsafe fn take_small(&mut self, slab: *mut Slab, cls: usize) -> *mut u8 {
+        // SAFETY: per the caller; a slab leaving the list is its head.
+        unsafe {
+            let p = Slab::pop(slab);
+            if (*slab).is_full() {
+                let next = (*slab).next;
+                self.partial[cls] = next;
+                if !next.is_null() {
+                    (*next).prev = ptr::null_mut();
+                }
+                (*slab).in_list = false;
+            }
+            self.note_alloc((*slab).obj_size());
+            p
+        }
+    }
+
+    #[inline(always)]
+    fn note_alloc(&mut self, usable: usize) {
+        let s = &mut self.stats;
+        s.in_use += usable;
+        s.allocations += 1;
+        if s.in_use > s.in_use_peak {
+            s.in_use_peak = s.in_use;
+        }
+    }
+
+    #[inline(always)]
+    fn note_free(&mut self, usable: usize) {
+        self.stats.in_use -= usable;
+        self.stats.allocations -= 1;
+    }
+
+    /// Frees `p` (null is ignored). O(1).
+    ///
+    /// # Safety
+    /// `p` is null or a pointer this heap returned and that was not freed
+    /// since — or any other value, which is reported as [`Misuse`] whenever
+    /// the heap can tell (it cannot tell a pointer into memory it does not
+    /// map from one it handed out if the memory was since reused).
+    #[inline]
+    pub unsafe fn free(&mut self, p: *mut u8) -> Result<(), Misuse> {
+        if p.is_null() {
+            return Ok(());
+        }
+        self.stats.free_calls += 1;
+        // SAFETY: forwarded.
+        unsafe { self.dealloc(p) }
+    }
+
+    /// `free` of a non-null pointer, without counting the call.
+    #[inline(always)]
+    unsafe fn dealloc(&mut self, p: *mut u8) -> Result<(), Misuse> {
+        // SAFETY: `owner` only returns live slabs, blocks and headers.
+        unsafe {
+            match self.owner(p)? {
+                Owner::Small(slab) => self.free_small(slab, p),
+                Owner::Medium(b) => {
+                    self.note_free((*b).size() - HDR);
+                    self.free_medium(b);
+                    if self.stats.allocations == 0 {
+                        self.release_empty_slabs();
+                    }
+                    Ok(())
+                }
+                Owner::Large(l) => {
+                    self.note_free((*l).usable());
+                    self.free_large(l);
+                    if self.stats.allocations == 0 {
+                        self.release_empty_slabs();
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn free_small(&mut self, slab: *mut Slab, p: *mut u8) -> Result<(), Misuse> {
+        // SAFETY: `slab` is live and `p` lies inside it (page map).
+        unsafe {
+            Slab::push(slab, p, self.cookie).map_err(|e| match e {
+                SmallMisuse::NotAnObject => Misuse::InvalidPointer,
+                SmallMisuse::DoubleFree => Misuse::DoubleFree,
+            })?;
+            self.note_free((*slab).obj_size());
+            if !(*slab).in_list {
+                let cls = (*slab).class as usize;
+                let head = self.partial[cls];
+                (*slab).next = head;
+                (*slab).prev = ptr::null_mut();
+                if !head.is_null() {
+                    (*head).prev = slab;
+                }
+                self.partial[cls] = slab;
+                (*slab).in_list = true;
+            } else if (*slab).used == 0 {
+                if !((*slab).next.is_null() && (*slab).prev.is_null()) {
+                    self.release_slab(slab);
+                } else if self.stats.allocations == 0 {
+                    // The last allocation is gone: kept empty slabs must not
+                    // pin segments.
+                    self.release_empty_slabs();
+                }
+                // Otherwise the class's last slab is kept even when empty, so
+                // a program allocating and freeing one object does not create
+                // and destroy a slab every time.
+            }
+        }
+        Ok(())
+    }
+
+    /// Classifies a pointer through the page map and validates its header.
+    #[inline(always)]
+    unsafe fn owner(&self, p: *mut u8) -> Result<Owner, Misuse> {
+        let addr = p as usize;
+        let entry = self.pagemap.get(addr);
+        if entry & pagemap::SLAB != 0 {
+            let page = addr & !(PAGE_SIZE - 1);
+            let block = (page - (entry & !pagemap::SLAB) as usize * PAGE_SIZE) as *mut u8;
+            return Ok(Owner::Small(Slab::of_block(block)));
+        }
+        // SAFETY: the validators only read memory on pages the map marks as
+        // the heap's.
+        unsafe {
+            match entry {
+                pagemap::SEGMENT => self.medium_owner(p),
+                pagemap::LARGE => self.large_owner(p),
+                _ => Err(Misuse::InvalidPointer),
+            }
+        }
+    }
+
+    #[cold]
+    unsafe fn medium_owner(&self, p: *mut u8) -> Result<Owner, Misuse> {
+        let b = BlockHdr::of_user(p);
+        let addr = b as usize;
+        if addr % MIN_ALIGN != 0 || self.pagemap.get(addr) != pagemap::SEGMENT {
+            return Err(Misuse::InvalidPointer);
+        }
+        // SAFETY: `b` is on a segment page (mapped); the successor is only
+        // read once the map says its page is the heap's.
+        unsafe {
+            let size = (*b).size();
+            if (*b).flags() & !tlsf::FREE != 0 || size < MIN_BLOCK {
+                return Err(Misuse::InvalidPointer);
+            }
+            // A freed block keeps FREE in its header even after merging
+            // into a neighbour, so a second free is recognised here.
+            if (*b).is_free() {
+                return Err(Misuse::DoubleFree);
+            }
+            let next = addr.wrapping_add(size);
+            let next_entry = self.pagemap.get(next);
+            if next < addr || (next_entry != pagemap::SEGMENT && next_entry & pagemap::SLAB == 0) {
+                return Err(Misuse::InvalidPointer);
+            }
+            if (*(next as *mut BlockHdr)).prev_phys != b {
+                return Err(Misuse::InvalidPointer);
+            }
+        }
+        Ok(Owner::Medium(b))
+    }
+
+    #[cold]
+    unsafe fn large_owner(&self, p: *mut u8) -> Result<Owner, Misuse> {
+        let h = BlockHdr::of_user(p);
+        if (h as usize) % MIN_ALIGN != 0 || self.pagemap.get(h as usize) != pagemap::LARGE {
+            return Err(Misuse::InvalidPointer);
+        }
+        // SAFETY: `h` and the large header are read only on pages the map
+        // marks LARGE, which belong to live large blocks.
+        unsafe {
+            let l = (*h).prev_phys.cast::<LargeHdr>();
+            if (*h).flags() != tlsf::LARGE
+                || (l as usize) % PAGE_SIZE != 0
+                || self.pagemap.get(l as usize) != pagemap::LARGE
+                || !LargeHdr::is_valid(l, p)
+            {
+                return Err(Misuse::InvalidPointer);
+            }
+            Ok(Owner::Large(l))
+        }
+    }
+
+    // ----- slow paths -------------------------------------------------------
+
+    /// Allocation that is not a small fast-path hit: a new slab, a medium
+    /// block, or a large block, `align` a power of two.
+    #[cold]
+    #[inline(never)]
+    fn malloc_slow(&mut self, size: usize, align: usize) -> *mut u8 {
+        let p = if size <= SMALL_MAX && align <= MIN_ALIGN {
+            let cls = small::class_of(size);
+            match self.new_slab(cls) {
+                // SAFETY: `new_slab` made `slab` the head of `partial[cls]`.
+                Some(slab) => unsafe { self.take_small(slab, cls) },
+                None => ptr::null_mut(),
+            }
+        } else {
+            self.alloc_block(size, align)
+        };
+        if p.is_null() {
+            self.stats.failed_calls += 1;
+        }
+        p
+    }
+
+    fn alloc_block(&mut self, size: usize, align: usize) -> *mut u8 {
+        let wants_large =
+            size >= self.tunables.large_threshold || size.saturating_add(align) >= LARGE_THRESHOLD_MAX;
+        if wants_large {
+            return self.alloc_large(size, align);
+        }
+        let Some(bs) = tlsf::block_size(size) else { return ptr::null_mut() };
+        let Some(b) = self.tlsf_alloc(bs, align, HDR, 0) else { return ptr::null_mut() };
+        // SAFETY: `b` is a fresh used block of at least `bs` bytes.
+        unsafe {
+            self.note_alloc((*b).size() - HDR);
+            BlockHdr::user(b)
+        }
+    }
+
+    /// A TLSF block of `bs` bytes whose address plus `offset` is aligned to
+    /// `align`, growing the heap by a segment if needed.
+    fn tlsf_alloc(&mut self, bs: usize, align: usize, offset: usize, flags: usize) -> Option<*mut BlockHdr> {
+        // SAFETY: the TLSF's regions are this heap's live segments.
+        let attempt = |t: &mut Tlsf| unsafe {
+            if align <= MIN_ALIGN { t.alloc(bs, flags) } else { t.alloc_aligned(bs, align, offset, flags) }
+        };
+        if let Some(b) = attempt(&mut self.tlsf) {
+            return Some(b);
+        }
+        let need = if align <= MIN_ALIGN { bs } else { bs.checked_add(align)?.checked_add(MIN_BLOCK)? };
+        self.add_segment(tlsf::search_size(need)?)?;
+        attempt(&mut self.tlsf)
+    }
+
+    fn new_slab(&mut self, cls: usize) -> Option<*mut Slab> {
+        let pages = small::class_pages(cls);
+        let b = self.tlsf_alloc(pages * PAGE_SIZE, PAGE_SIZE, 0, tlsf::SLAB)?;
+        self.pagemap.set(b as usize, pages, |i| pagemap::SLAB | i as u8);
+        // SAFETY: `b` is a fresh, page-aligned block of `pages` pages.
+        let slab = unsafe { Slab::init(b.cast(), cls, self.cookie) };
+        // SAFETY: `slab` is live; the list head (if any) is a live slab.
+        unsafe {
+            let head = self.partial[cls];
+            (*slab).next = head;
+            if !head.is_null() {
+                (*head).prev = slab;
+            }
+            (*slab).in_list = true;
+        }
+        self.partial[cls] = slab;
+        self.stats.slabs += 1;
+        self.stats.slab_bytes += pages * PAGE_SIZE;
+        Some(slab)
+    }
+
+    /// Releases the empty slabs kept as each class's last one. O(classes).
+    #[cold]
+    fn release_empty_slabs(&mut self) {
+        for cls in 0..CLASS_COUNT {
+            let s = self.partial[cls];
+            // SAFETY: list heads are live slabs; an empty one is alone in its
+            // list (others are released as soon as they empty).
+            unsafe {
+                if !s.is_null() && (*s).used == 0 {
+                    self.release_slab(s);
+                }
+            }
+        }
+    }
+
+    /// Gives an empty slab's pages back to the TLSF.
+    unsafe fn release_slab(&mut self, slab: *mut Slab) {
+        // SAFETY: `slab` is live, empty and in its partial list.
+        unsafe {
+            let cls = (*slab).class as usize;
+            let (next, prev) = ((*slab).next, (*slab).prev);
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            if prev.is_null() {
+                self.partial[cls] = next;
+            } else {
+                (*prev).next = next;
+            }
+            let pages = (*slab).pages as usize;
+            let block = Slab::block(slab);
+            self.pagemap.set(block as usize, pages, |_| pagemap::SEGMENT);
+            self.stats.slabs -= 1;
+            self.stats.slab_bytes -= pages * PAGE_SIZE;
+            self.free_medium(block.cast());
+        }
+    }
+
+    /// Frees a used TLSF block and gives its segment back if it became empty
+    /// (keeping one empty segment as a spare).
+    unsafe fn free_medium(&mut self, b: *mut BlockHdr) {
+        // SAFETY: `b` is a used block of a live segment.
+        unsafe {
+            let m = self.tlsf.free(b);
+            if !(*m).prev_phys.is_null() || !(*BlockHdr::next(m)).is_sentinel() {
+                return;
+            }
+            let seg = Segment::of_first_block(m);
+            let spare = self.spare_segment;
+            if spare.is_null() || spare == seg || !Segment::is_empty(spare) {
+                self.spare_segment = seg;
+            } else if (*seg).block.size > (*spare).block.size {
+                self.spare_segment = seg;
+                self.release_segment(spare);
+            } else {
+                self.release_segment(seg);
+            }
+        }
+    }
+
+    fn add_segment(&mut self, need: usize) -> Option<()> {
+        let gran = self.source.granularity().max(PAGE_SIZE);
+        let min = need.checked_add(SEG_HDR + HDR)?.checked_add(self.tunables.top_pad)?.checked_next_multiple_of(gran)?;
+        let grown = self.segment_bytes.clamp(SEGMENT_MIN, SEGMENT_MAX).next_multiple_of(gran);
+        let block = self.acquire(min.max(grown), BlockKind::Segment).or_else(|| {
+            if grown > min { self.acquire(min, BlockKind::Segment) } else { None }
+        })?;
+        let base = block.base.as_ptr();
+        let seg = base.cast::<Segment>();
+        self.pagemap.set(base as usize, block.size / PAGE_SIZE, |_| pagemap::SEGMENT);
+        // SAFETY: the block is fresh, writable and large enough for the
+        // header, one minimum block and the sentinel.
+        unsafe {
+            seg.write(Segment { block, next: self.segments, prev: ptr::null_mut() });
+            if !self.segments.is_null() {
+                (*self.segments).prev = seg;
+            }
+            self.tlsf.add_region(base.add(SEG_HDR), block.size - SEG_HDR);
+        }
+        self.segments = seg;
+        self.segment_bytes += block.size;
+        self.stats.segments += 1;
+        Some(())
+    }
+
+    unsafe fn release_segment(&mut self, seg: *mut Segment) {
+        // SAFETY: `seg` is a live, empty segment in the list.
+        unsafe {
+            self.tlsf.remove_region(Segment::first_block(seg));
+            let (next, prev, block) = ((*seg).next, (*seg).prev, (*seg).block);
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            if prev.is_null() {
+                self.segments = next;
+            } else {
+                (*prev).next = next;
+            }
+            if self.spare_segment == seg {
+                self.spare_segment = ptr::null_mut();
+            }
+            self.segment_bytes -= block.size;
+            self.stats.segments -= 1;
+            self.pagemap.set(block.base.as_ptr() as usize, block.size / PAGE_SIZE, |_| pagemap::NONE);
+            self.release(block);
+        }
+    }
+
+    /// A block from the source within the limit, with page-map nodes for it.
+    fn acquire(&mut self, size: usize, kind: BlockKind) -> Option<Block> {
+        let limit = self.tunables.limit;
+        if limit != 0 && self.stats.reserved.checked_add(size)? > limit {
+            return None;
+        }
+        let block = self.source.acquire(size, PAGE_SIZE, kind).ok()?;
+        let meta_before = self.pagemap.meta_bytes;
+        let meta_blocks = self.pagemap.meta_blocks;
+        let mapped = self.pagemap.reserve(&mut self.source, block.base.as_ptr() as usize, block.size);
+        self.stats.reserved += self.pagemap.meta_bytes - meta_before;
+        self.stats.source_blocks += self.pagemap.meta_blocks - meta_blocks;
+        if mapped.is_err() {
+            // SAFETY: the block was just acquired and is unused.
+            unsafe { self.source.release(block) };
+            return None;
+        }
+        self.stats.reserved += block.size;
+        self.stats.source_blocks += 1;
+        if self.stats.reserved > self.stats.reserved_peak {
+            self.stats.reserved_peak = self.stats.reserved;
+        }
+        Some(block)
+    }
+
+    unsafe fn release(&mut self, block: Block) {
+        self.stats.reserved -= block.size;
+        self.stats.source_blocks -= 1;
+        // SAFETY: the caller no longer uses the block.
+        unsafe { self.source.release(block) };
+    }
+
+    fn alloc_large(&mut self, size: usize, align: usize) -> *mut u8 {
+        let gran = self.source.granularity().max(PAGE_SIZE);
+        let Some(bytes) = large::block_bytes(size, align).and_then(|b| b.checked_next_multiple_of(gran)) else {
+            return ptr::null_mut();
+        };
+        let block = match self.spare_large {
+            Some(b) if b.size >= bytes && b.size / 2 <= bytes => {
+                self.spare_large = None;
+                b
+            }
+            _ => match self.acquire(bytes, BlockKind::Large) {
+                Some(b) => b,
+                None => {
+                    // The cached spare may be what stands between us and
+                    // the limit or the kernel's budget: drop it and retry.
+                    let Some(spare) = self.spare_large.take() else { return ptr::null_mut() };
+                    // SAFETY: the spare is an unused block from the source.
+                    unsafe { self.release(spare) };
+                    match self.acquire(bytes, BlockKind::Large) {
+                        Some(b) => b,
+                        None => return ptr::null_mut(),
+                    }
+                }
+            },
+        };
+        // SAFETY: `block` is unused and big enough for the layout.
+        unsafe {
+            let l = LargeHdr::init(block, align);
+            self.pagemap.set(block.base.as_ptr() as usize, (*l).marked_pages(), |_| pagemap::LARGE);
+            (*l).next = self.large;
+            if !self.large.is_null() {
+                (*self.large).prev = l;
+            }
+            self.large = l;
+            self.stats.large_blocks += 1;
+            self.note_alloc((*l).usable());
+            (*l).user
+        }
+    }
+
+    unsafe fn free_large(&mut self, l: *mut LargeHdr) {
+        // SAFETY: `l` is a live large block in the list.
+        unsafe {
+            let (next, prev, block) = ((*l).next, (*l).prev, (*l).block);
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            if prev.is_null() {
+                self.large = next;
+            } else {
+                (*prev).next = next;
+            }
+            self.stats.large_blocks -= 1;
+            self.pagemap.set(block.base.as_ptr() as usize, (*l).marked_pages(), |_| pagemap::NONE);
+            if self.spare_large.is_none() && block.size <= self.tunables.trim_threshold {
+                self.spare_large = Some(block);
+            } else {
+                self.release(block);
+            }
+        }
+    }
+
+    // ----- the rest of the API ----------------------------------------------
+
+    /// Allocates `size` bytes aligned to `align` (a power of two); null when
+    /// out of memory. Wastes at most `align` bytes beyond the request. O(1).
+    pub fn memalign(&mut self, align: usize, size: usize) -> *mut u8 {
+        debug_assert!(align.is_power_of_two());
+        if align <= MIN_ALIGN {
+            return self.malloc(size);
+        }
+        self.stats.malloc_calls += 1;
+        self.malloc_slow(size, align)
+    }
+
+    /// Usable bytes of the live allocation at `p` (0 for null). O(1).
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free).
+    pub unsafe fn usable_size(&self, p: *mut u8) -> Result<usize, Misuse> {
+        if p.is_null() {
+            return Ok(0);
+        }
+        // SAFETY: `owner` returns live structures.
+        unsafe {
+            Ok(match self.owner(p)? {
+                Owner::Small(slab) => {
+                    let size = (*slab).obj_size();
+                    if (*slab).index_of(p).is_none() {
+                        return Err(Misuse::InvalidPointer);
+                    }
+                    size
+                }
+                Owner::Medium(b) => (*b).size() - HDR,
+                Owner::Large(l) => (*l).usable(),
+            })
+        }
+    }
+
+    /// Resizes the allocation at `p` to `size` bytes, in place when it can.
+    /// Null `p` allocates; `size` 0 shrinks to the smallest allocation
+    /// (newlib's behaviour: the result is a unique, non-null pointer). On
+    /// failure returns null and leaves `p` intact.
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free).
+    pub unsafe fn realloc(&mut self, p: *mut u8, size: usize) -> Result<*mut u8, Misuse> {
+        self.stats.realloc_calls += 1;
+        if p.is_null() {
+            return Ok(self.alloc(size));
+        }
+        // SAFETY: `owner` returns live structures; copies stay within the
+        // smaller of the two allocations.
+        unsafe {
+            let old = match self.owner(p)? {
+                Owner::Small(slab) => {
+                    let have = (*slab).obj_size();
+                    if (*slab).index_of(p).is_none() {
+                        return Err(Misuse::InvalidPointer);
+                    }
+                    if size <= have && (size > SMALL_MAX / 2 || small::class_of(size) == (*slab).class as usize) {
+                        return Ok(p);
+                    }
+                    have
+                }
+                Owner::Medium(b) => {
+                    let have = (*b).size() - HDR;
+                    if size < self.tunables.large_threshold {
+                        let Some(bs) = tlsf::block_size(size) else { return Ok(self.fail()) };
+                        if bs <= (*b).size() {
+                            self.tlsf.shrink(b, bs);
+                            self.stats.in_use -= have - ((*b).size() - HDR);
+                            return Ok(p);
+                        }
+                        if self.tlsf.grow(b, bs) {
+                            self.note_resize(have, (*b).size() - HDR);
+                            return Ok(p);
+                        }
+                    }
+                    have
+                }
+                Owner::Large(l) => {
+                    let have = (*l).usable();
+                    if size <= have && size >= have / 2 {
+                        return Ok(p);
+                    }
+                    have
+                }
+            };
+            let q = self.alloc(size);
+            if q.is_null() {
+                return Ok(q);
+            }
+            ptr::copy_nonoverlapping(p, q, old.min(size));
+            self.dealloc(p)?;
+            Ok(q)
+        }
+    }
+
+    fn fail(&mut self) -> *mut u8 {
+        self.stats.failed_calls += 1;
+        ptr::null_mut()
+    }
+
+    fn note_resize(&mut self, old: usize, new: usize) {
+        self.stats.in_use = self.stats.in_use - old + new;
+        if self.stats.in_use > self.stats.in_use_peak {
+            self.stats.in_use_peak = self.stats.in_use;
+        }
+    }
+
+    /// Gives back to the source everything cached and empty: the spare
+    /// segment, empty slabs kept per class, the spare large block. Returns
+    /// whether anything was released. O(classes + segments).
+    pub fn trim(&mut self, pad: usize) -> bool {
+        let before = self.stats.reserved;
+        self.release_empty_slabs();
+        if let Some(b) = self.spare_large.take() {
+            // SAFETY: the spare is unused.
+            unsafe { self.release(b) };
+        }
+        // Only the spare can be empty: every other segment is given back the
+        // moment it empties.
+        let spare = self.spare_segment;
+        // SAFETY: a non-null spare is a live segment.
+        unsafe {
+            if !spare.is_null() && Segment::is_empty(spare) && (*spare).block.size > pad {
+                self.release_segment(spare);
+            }
+        }
+        self.stats.reserved < before
+    }
+
+    /// The `mallinfo` view. O(1).
+    pub fn mallinfo(&self) -> MallInfo {
+        let s = &self.stats;
+        let large_bytes = s.reserved - self.segment_bytes - self.pagemap.meta_bytes;
+        let spare_seg = self.spare_segment;
+        // SAFETY: a non-null spare is a live segment.
+        let spare = unsafe {
+            if !spare_seg.is_null() && Segment::is_empty(spare_seg) { (*spare_seg).block.size } else { 0 }
+        };
+        MallInfo {
+            arena: self.segment_bytes,
+            ordblks: self.tlsf.free_blocks,
+            smblks: s.slabs,
+            hblks: s.large_blocks,
+            hblkhd: large_bytes,
+            usmblks: s.reserved_peak,
+            fsmblks: s.slab_bytes,
+            uordblks: s.in_use,
+            fordblks: self.tlsf.free_bytes,
+            keepcost: spare + self.spare_large.map_or(0, |b| b.size),
+        }
+    }
+}

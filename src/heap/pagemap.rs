@@ -1,0 +1,135 @@
+//! The page map: for every 4 KiB page of the address space, what the heap
+//! keeps there. `free` and `realloc` start here to find out, from nothing but
+//! the address, whether a pointer is a small object (and which slab owns it),
+//! a medium block, a large block, or not the heap's at all.
+//!
+//! ```text
+//!  address: | root index | mid index | leaf index | page offset |
+//!  root[ROOT] ──► mid node [MID] ──► leaf [LEAF] of u8 entries
+//! ```
+//! Nodes come from the block source in [`META_CHUNK`] pieces and are never
+//! given back (at most one leaf per 16 MiB of address space the heap ever
+//! used). The map never allocates from the heap it describes.
+
+use super::config::{META_CHUNK, PAGE_SHIFT};
+use crate::source::{BlockKind, BlockSource, SourceError};
+use core::ptr;
+
+/// Address bits the map covers: all of them on 32-bit targets, the 48 bits
+/// of user space on 64-bit ones (higher addresses are simply "not ours").
+const ADDR_BITS: u32 = if usize::BITS == 64 { 48 } else { 32 };
+const LEAF_BITS: u32 = 12;
+const MID_BITS: u32 = if usize::BITS == 64 { 12 } else { 4 };
+const ROOT_BITS: u32 = ADDR_BITS - PAGE_SHIFT - LEAF_BITS - MID_BITS;
+const LEAF_LEN: usize = 1 << LEAF_BITS;
+const MID_LEN: usize = 1 << MID_BITS;
+const ROOT_LEN: usize = 1 << ROOT_BITS;
+
+/// Entry: the page is not the heap's.
+pub const NONE: u8 = 0;
+/// Entry: the page belongs to a segment (medium blocks; header before the pointer).
+pub const SEGMENT: u8 = 1;
+/// Entry: the page holds the start of a large block's user memory.
+pub const LARGE: u8 = 2;
+/// Entry: page `entry & !SLAB` of a small-object slab.
+pub const SLAB: u8 = 0x80;
+
+type Leaf = [u8; LEAF_LEN];
+type Mid = [*mut Leaf; MID_LEN];
+
+/// The map itself.
+///
+/// Invariant: `root[r]` is null or a zeroed-at-creation mid node; each mid
+/// entry is null or a leaf; an entry is `NONE` unless the heap set it for a
+/// page it holds.
+pub struct PageMap {
+    root: [*mut Mid; ROOT_LEN],
+    /// Bump range for new nodes, inside the last meta block.
+    meta_next: usize,
+    meta_end: usize,
+    /// Bytes and blocks obtained from the source for nodes.
+    pub meta_bytes: usize,
+    pub meta_blocks: usize,
+}
+
+impl PageMap {
+    pub const fn new() -> Self {
+        PageMap { root: [ptr::null_mut(); ROOT_LEN], meta_next: 0, meta_end: 0, meta_bytes: 0, meta_blocks: 0 }
+    }
+
+    #[inline(always)]
+    fn split(addr: usize) -> Option<(usize, usize, usize)> {
+        if ADDR_BITS < usize::BITS && (addr >> ADDR_BITS) != 0 {
+            return None;
+        }
+        let page = addr >> PAGE_SHIFT;
+        Some((page >> (LEAF_BITS + MID_BITS), (page >> LEAF_BITS) & (MID_LEN - 1), page & (LEAF_LEN - 1)))
+    }
+
+    /// The entry for the page holding `addr`. O(1): three loads.
+    #[inline(always)]
+    pub fn get(&self, addr: usize) -> u8 {
+        let Some((r, m, l)) = Self::split(addr) else { return NONE };
+        let mid = self.root[r];
+        if mid.is_null() {
+            return NONE;
+        }
+        // SAFETY: non-null root entries point to live mid nodes (invariant).
+        let leaf = unsafe { (*mid)[m] };
+        if leaf.is_null() {
+            return NONE;
+        }
+        // SAFETY: non-null mid entries point to live leaves.
+        unsafe { (*leaf)[l] }
+    }
+
+    fn node<S: BlockSource>(&mut self, src: &mut S, bytes: usize) -> Result<*mut u8, SourceError> {
+        if self.meta_end - self.meta_next < bytes {
+            let size = META_CHUNK.max(bytes).next_multiple_of(src.granularity());
+            let block = src.acquire(size, super::config::PAGE_SIZE, BlockKind::Meta)?;
+            self.meta_next = block.base.as_ptr() as usize;
+            self.meta_end = self.meta_next + block.size;
+            self.meta_bytes += block.size;
+            self.meta_blocks += 1;
+        }
+        let p = self.meta_next as *mut u8;
+        self.meta_next += bytes;
+        // SAFETY: [p, p + bytes) lies in a meta block nothing else uses.
+        unsafe { ptr::write_bytes(p, 0, bytes) };
+        Ok(p)
+    }
+
+    /// Makes sure nodes exist for every page in `[addr, addr + len)`, so a
+    /// later [`set`](Self::set) cannot fail. O(len / 16 MiB).
+    pub fn reserve<S: BlockSource>(&mut self, src: &mut S, addr: usize, len: usize) -> Result<(), SourceError> {
+        let last = addr + len - 1;
+        let (Some(_), Some(_)) = (Self::split(addr), Self::split(last)) else {
+            return Err(SourceError::Unsupported);
+        };
+        let mut a = addr & !((1usize << (PAGE_SHIFT + LEAF_BITS)) - 1);
+        while a <= last {
+            let (r, m, _) = Self::split(a).ok_or(SourceError::Unsupported)?;
+            if self.root[r].is_null() {
+                self.root[r] = self.node(src, size_of::<Mid>())? as *mut Mid;
+            }
+            // SAFETY: root[r] is a live mid node.
+            let slot = unsafe { &mut (*self.root[r])[m] };
+            if slot.is_null() {
+                *slot = self.node(src, size_of::<Leaf>())? as *mut Leaf;
+            }
+            a += 1 << (PAGE_SHIFT + LEAF_BITS);
+        }
+        Ok(())
+    }
+
+    /// Sets the entries of the `pages` pages starting at the page of `addr`.
+    /// `value(i)` gives the entry of page `i`. The nodes must have been
+    /// [`reserve`](Self::reserve)d. O(pages).
+    pub fn set(&mut self, addr: usize, pages: usize, value: impl Fn(usize) -> u8) {
+        for i in 0..pages {
+            let (r, m, l) = Self::split(addr + (i << PAGE_SHIFT)).expect("reserved address");
+            // SAFETY: `reserve` created both nodes for this page.
+            unsafe { (*(*self.root[r])[m])[l] = value(i) };
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Heap tests: each structure's invariants after targeted sequences, misuse
+//! detection, and random operation sequences against a shadow model.
+
+use super::config::*;
+use super::*;
+use crate::source::{ArenaSource, MmapSource};
+use proptest::prelude::*;
+use std::boxed::Box;
+use std::vec::Vec;
+
+fn heap() -> Box<Heap<MmapSource>> {
+    Box::new(Heap::new(MmapSource::new()))
+}
+
+fn fill(p: *mut u8, n: usize, v: u8) {
+    unsafe { core::ptr::write_bytes(p, v, n) }
+}
+
+fn holds(p: *mut u8, n: usize, v: u8) -> bool {
+    (0..n).all(|i| unsafe { *p.add(i) } == v)
+}
+
+#[test]
+fn every_size_class_and_tier_allocates_aligned_and_usable() {
+    let mut h = heap();
+    let mut live = Vec::new();
+    for size in (0..=3 * SMALL_MAX).chain([4096, 65536, 300_000, LARGE_THRESHOLD, 3 << 20]) {
+        let p = h.malloc(size);
+        assert!(!p.is_null(), "malloc({size})");
+        assert_eq!(p as usize % MIN_ALIGN, 0);
+        let usable = unsafe { h.usable_size(p) }.unwrap();
+        assert!(usable >= size);
+        fill(p, usable, size as u8);
+        live.push((p, usable, size as u8));
+    }
+    h.check().unwrap();
+    for (p, n, v) in live {
+        assert!(holds(p, n, v));
+        unsafe { h.free(p) }.unwrap();
+    }
+    h.check().unwrap();
+    assert_eq!(h.stats().in_use, 0);
+    assert_eq!(h.stats().allocations, 0);
+}
+
+#[test]
+fn malloc_zero_gives_unique_pointers() {
+    let mut h = heap();
+    let a = h.malloc(0);
+    let b = h.malloc(0);
+    assert!(!a.is_null() && !b.is_null() && a != b);
+}
+
+#[test]
+fn memalign_honours_every_power_of_two_up_to_4_mib() {
+    let mut h = heap();
+    for shift in 0..=22 {
+        let align = 1usize << shift;
+        for size in [1, 100, 5000, 2 << 20] {
+            let before = h.stats().reserved;
+            let p = h.memalign(align, size);
+            assert!(!p.is_null());
+            assert_eq!(p as usize % align, 0, "align {align} size {size}");
+            let usable = unsafe { h.usable_size(p) }.unwrap();
+            assert!(usable >= size);
+            // A large block may not waste more than the alignment (plus the
+            // header and granularity rounding).
+            if size >= LARGE_THRESHOLD {
+                let grown = h.stats().reserved - before;
+                assert!(grown <= size + align.max(MIN_ALIGN) + 2 * PAGE_SIZE, "align {align} grew {grown}");
+            }
+            fill(p, usable, 0xAB);
+            h.check().unwrap();
+            unsafe { h.free(p) }.unwrap();
+        }
+    }
+    h.check().unwrap();
+}
+
+#[test]
+fn realloc_keeps_contents_and_grows_in_place_when_it_can() {
+    let mut h = heap();
+    let p = h.malloc(2000);
+    fill(p, 2000, 7);
+    let q = unsafe { h.realloc(p, 4000) }.unwrap();
+    assert_eq!(p, q, "the block after a fresh medium block is free: grow in place");
+    assert!(holds(q, 2000, 7));
+    let r = unsafe { h.realloc(q, 1500) }.unwrap();
+    assert_eq!(r, q, "shrinking stays in place");
+    let s = unsafe { h.realloc(r, 10) }.unwrap();
+    assert!(holds(s, 10, 7));
+    let t = unsafe { h.realloc(s, 2 << 20) }.unwrap();
+    assert!(holds(t, 10, 7));
+    let z = unsafe { h.realloc(t, 0) }.unwrap();
+    assert!(!z.is_null(), "realloc(p, 0) returns a minimum allocation, as newlib does");
+    h.check().unwrap();
+    unsafe { h.free(z) }.unwrap();
+    h.check().unwrap();
+}
+
+#[test]
+fn double_free_is_detected_in_every_tier() {
+    for size in [16, 500, 5000, 2 << 20] {
+        let mut h = heap();
+        let keep = h.malloc(size); // keeps slabs and segments alive
+        let p = h.malloc(size);
+        unsafe { h.free(p) }.unwrap();
+        let second = unsafe { h.free(p) };
+        if size >= LARGE_THRESHOLD {
+            // The block went back to the source (or the spare cache): the
+            // pointer is no longer the heap's at all.
+            assert!(second.is_err(), "size {size}");
+        } else {
+            assert_eq!(second, Err(Misuse::DoubleFree), "size {size}");
+        }
+        h.check().unwrap();
+        unsafe { h.free(keep) }.unwrap();
+    }
+}
+
+#[test]
+fn foreign_and_interior_pointers_are_rejected() {
+    let mut h = heap();
+    let mut local = 0u64;
+    assert_eq!(unsafe { h.free(&mut local as *mut u64 as *mut u8) }, Err(Misuse::InvalidPointer));
+    for size in [24, 700, 9000, 3 << 20] {
+        let p = h.malloc(size);
+        for off in [MIN_ALIGN, 8, 1] {
+            assert_eq!(unsafe { h.free(p.add(off)) }, Err(Misuse::InvalidPointer), "size {size} +{off}");
+            assert_eq!(unsafe { h.usable_size(p.add(off)) }, Err(Misuse::InvalidPointer));
+        }
+        h.check().unwrap();
+        unsafe { h.free(p) }.unwrap();
+    }
+}
+
+#[test]
+fn empty_memory_goes_back_to_the_source() {
+    let mut h = heap();
+    let ptrs: Vec<_> = (0..20000).map(|i| h.malloc(16 + i % 3000)).collect();
+    let held = h.stats();
+    assert!(held.segments > 3);
+    for p in ptrs {
+        unsafe { h.free(p) }.unwrap();
+    }
+    h.check().unwrap();
+    let after = h.stats();
+    assert!(after.segments <= 1, "one spare segment at most, not {}", after.segments);
+    h.trim(0);
+    h.check().unwrap();
+    assert_eq!(h.stats().segments, 0);
+    assert_eq!(h.stats().source_blocks, h.pagemap.meta_blocks);
+}
+
+#[test]
+fn segments_grow_geometrically() {
+    let mut h = heap();
+    let mut ptrs = Vec::new();
+    while h.stats().reserved < 200 << 20 {
+        ptrs.push(h.malloc(100_000));
+    }
+    let s = h.stats();
+    assert!(s.source_blocks < 48, "{} blocks for 200 MiB", s.source_blocks);
+    for p in ptrs {
+        unsafe { h.free(p) }.unwrap();
+    }
+    h.check().unwrap();
+}
+
+#[test]
+fn oscillating_at_a_boundary_does_not_call_the_source_each_time() {
+    let mut h = heap();
+    let a = h.malloc(64);
+    unsafe { h.free(a) }.unwrap();
+    let blocks = h.stats().source_blocks;
+    for _ in 0..1000 {
+        let p = h.malloc(64);
+        let q = h.malloc(40_000);
+        let r = h.malloc(LARGE_THRESHOLD);
+        unsafe {
+            h.free(r).unwrap();
+            h.free(q).unwrap();
+            h.free(p).unwrap();
+        }
+    }
+    assert!(h.stats().source_blocks <= blocks + 1);
+    h.check().unwrap();
+}
+
+#[test]
+fn limit_makes_allocations_fail_cleanly() {
+    let mut h = heap();
+    let t = Tunables { limit: 4 << 20, ..h.tunables() };
+    h.set_tunables(t);
+    let mut ptrs = Vec::new();
+    loop {
+        let p = h.malloc(50_000);
+        if p.is_null() {
+            break;
+        }
+        ptrs.push(p);
+    }
+    assert!(h.stats().reserved <= 4 << 20);
+    assert!(h.stats().failed_calls >= 1);
+    assert!(h.malloc(2 << 20).is_null());
+    h.check().unwrap();
+    for p in ptrs {
+        unsafe { h.free(p) }.unwrap();
+    }
+    assert!(!h.malloc(2 << 20).is_null(), "memory given back is usable again");
+    h.check().unwrap();
+}
+
+#[test]
+fn arena_source_serves_and_runs_out() {
+    let buf: &'static mut [u8] = Box::leak(std::vec![0u8; 4 << 20].into_boxed_slice());
+    let mut h = Box::new(Heap::new(ArenaSource::from_static(buf)));
+    let mut n = 0;
+    while !h.malloc(1000).is_null() {
+        n += 1;
+    }
+    assert!(n > 3000, "only {n} KiB-sized blocks from a 4 MiB arena");
+    h.check().unwrap();
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Malloc(usize),
+    Memalign(u32, usize),
+    Realloc(usize, usize),
+    Free(usize),
+}
+
+fn size() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        6 => 0usize..=SMALL_MAX,
+        3 => SMALL_MAX..64 << 10,
+        1 => (64usize << 10)..(3 << 20),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => size().prop_map(Op::Malloc),
+        1 => (4u32..=16, size()).prop_map(|(a, s)| Op::Memalign(a, s)),
+        2 => (any::<usize>(), size()).prop_map(|(i, s)| Op::Realloc(i, s)),
+        3 => any::<usize>().prop_map(Op::Free),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random sequences against a shadow model of the live blocks: no
+    /// overlap, contents preserved, alignment and usable size honoured,
+    /// statistics consistent, `check` clean after every step.
+    #[test]
+    fn random_operations_match_the_model(ops in proptest::collection::vec(op(), 1..120)) {
+        let mut h = heap();
+        // (pointer, requested size, fill byte)
+        let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
+        let mut tag = 0u8;
+        for op in ops {
+            tag = tag.wrapping_add(1);
+            match op {
+                Op::Malloc(s) | Op::Memalign(_, s) => {
+                    let align = if let Op::Memalign(a, _) = op { 1usize << a } else { MIN_ALIGN };
+                    let p = if let Op::Memalign(..) = op { h.memalign(align, s) } else { h.malloc(s) };
+                    prop_assert!(!p.is_null());
+                    prop_assert_eq!(p as usize % align, 0);
+                    let usable = unsafe { h.usable_size(p) }.unwrap();
+                    prop_assert!(usable >= s);
+                    fill(p, s, tag);
+                    live.push((p, s, tag));
+                }
+                Op::Realloc(i, s) if !live.is_empty() => {
+                    let (p, old, v) = live.swap_remove(i % live.len());
+                    let q = unsafe { h.realloc(p, s) }.unwrap();
+                    prop_assert!(!q.is_null());
+                    prop_assert!(holds(q, old.min(s), v));
+                    let usable = unsafe { h.usable_size(q) }.unwrap();
+                    prop_assert!(usable >= s);
+                    fill(q, s, tag);
+                    live.push((q, s, tag));
+                }
+                Op::Free(i) if !live.is_empty() => {
+                    let (p, s, v) = live.swap_remove(i % live.len());
+                    prop_assert!(holds(p, s, v));
+                    unsafe { h.free(p) }.unwrap();
+                }
+                _ => {}
+            }
+            h.check().map_err(|e| TestCaseError::fail(e))?;
+            let mut spans: Vec<(usize, usize)> = live.iter()
+                .map(|&(p, _, _)| (p as usize, p as usize + unsafe { h.usable_size(p) }.unwrap()))
+                .collect();
+            spans.sort();
+            for w in spans.windows(2) {
+                prop_assert!(w[0].1 <= w[1].0, "live blocks overlap");
+            }
+            let st = h.stats();
+            prop_assert_eq!(st.allocations, live.len());
+            let usable: usize = live.iter().map(|&(p, _, _)| unsafe { h.usable_size(p) }.unwrap()).sum();
+            prop_assert_eq!(st.in_use, usable);
+        }
+        for (p, s, v) in live {
+            prop_assert!(holds(p, s, v));
+            unsafe { h.free(p) }.unwrap();
+        }
+        h.check().map_err(|e| TestCaseError::fail(e))?;
+        prop_assert_eq!(h.stats().in_use, 0);
+    }
+}
+

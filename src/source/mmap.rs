@@ -1,0 +1,77 @@
+//! The host source: anonymous private `mmap`.
+//!
+//! Over-aligned requests map `size + align` and unmap the slack on both
+//! sides, so no address space is wasted. Never calls the heap it feeds.
+
+use super::{Block, BlockKind, BlockSource, SourceError};
+use core::ptr::NonNull;
+
+/// Memory from `mmap(MAP_PRIVATE | MAP_ANONYMOUS)`.
+#[derive(Debug, Default)]
+pub struct MmapSource;
+
+impl MmapSource {
+    /// A source; it holds no state of its own.
+    pub const fn new() -> Self {
+        MmapSource
+    }
+}
+
+const GRANULARITY: usize = 4096;
+
+fn map(len: usize) -> Option<usize> {
+    // SAFETY: an anonymous private mapping has no preconditions; failure is
+    // reported as MAP_FAILED and checked.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    (p != libc::MAP_FAILED).then_some(p as usize)
+}
+
+fn unmap(addr: usize, len: usize) {
+    if len != 0 {
+        // SAFETY: callers pass a page-aligned range inside a mapping they own
+        // and no longer use.
+        unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+    }
+}
+
+// SAFETY: mmap returns fresh, page-aligned, non-overlapping mappings that stay
+// valid until munmap; over-aligned blocks are cut out of a larger mapping.
+unsafe impl BlockSource for MmapSource {
+    fn granularity(&self) -> usize {
+        GRANULARITY
+    }
+
+    fn name(&self) -> &'static str {
+        "mmap"
+    }
+
+    fn acquire(&mut self, size: usize, align: usize, _kind: BlockKind) -> Result<Block, SourceError> {
+        if size == 0 || size % GRANULARITY != 0 || !align.is_power_of_two() {
+            return Err(SourceError::Unsupported);
+        }
+        let extra = if align > GRANULARITY { align } else { 0 };
+        let len = size.checked_add(extra).ok_or(SourceError::Unsupported)?;
+        let raw = map(len).ok_or(SourceError::Exhausted(-(libc::ENOMEM)))?;
+        let base = (raw + align - 1) & !(align - 1);
+        unmap(raw, base - raw);
+        unmap(base + size, raw + len - (base + size));
+        Ok(Block {
+            base: NonNull::new(base as *mut u8).ok_or(SourceError::Unsupported)?,
+            size,
+            handle: 0,
+        })
+    }
+
+    unsafe fn release(&mut self, block: Block) {
+        unmap(block.base.as_ptr() as usize, block.size);
+    }
+}
