@@ -53,7 +53,10 @@ unsafe impl<S: BlockSource + Send, L: RawLock + Send> Send for Allocator<S, L> {
 impl<S: BlockSource, L: RawLock> Allocator<S, L> {
     /// A heap that obtains memory from `source` when first used.
     pub const fn new(source: S) -> Self {
-        Allocator { lock: L::INIT, heap: UnsafeCell::new(Heap::new(source)) }
+        Allocator {
+            lock: L::INIT,
+            heap: UnsafeCell::new(Heap::new(source)),
+        }
     }
 
     /// Runs `f` on the heap with the lock held. `f` must not call back into
@@ -135,7 +138,11 @@ impl<S: BlockSource, L: RawLock> Allocator<S, L> {
 unsafe impl<S: BlockSource, L: RawLock> GlobalAlloc for Allocator<S, L> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() <= MIN_ALIGN { self.malloc(layout.size()) } else { self.memalign(layout.align(), layout.size()) }
+        if layout.align() <= MIN_ALIGN {
+            self.malloc(layout.size())
+        } else {
+            self.memalign(layout.align(), layout.size())
+        }
     }
 
     #[inline]

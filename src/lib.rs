@@ -10,11 +10,12 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod ffi;
+mod global;
 pub mod heap;
+pub mod report;
 pub mod source;
 pub mod sync;
-mod global;
-pub mod report;
 mod sys;
 
 pub use global::Allocator;

@@ -7,14 +7,17 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// A function called with the message (NUL-terminated) before the program
-/// ends; set from C with `vitalloc_set_error_hook`.
-pub type ErrorHook = unsafe extern "C" fn(message: *const core::ffi::c_char);
+/// ends; set from C with `vitalloc_set_error_hook` (NULL: none).
+pub type ErrorHook = Option<unsafe extern "C" fn(message: *const core::ffi::c_char)>;
 
 static HOOK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Installs (or, with `None`, removes) the error hook.
-pub fn set_hook(hook: Option<ErrorHook>) {
-    HOOK.store(hook.map_or(core::ptr::null_mut(), |f| f as *mut ()), Ordering::Release);
+pub fn set_hook(hook: ErrorHook) {
+    HOOK.store(
+        hook.map_or(core::ptr::null_mut(), |f| f as *mut ()),
+        Ordering::Release,
+    );
 }
 
 /// A fixed buffer that truncates instead of failing.
@@ -26,7 +29,10 @@ pub struct Line {
 impl Line {
     /// An empty line.
     pub const fn new() -> Self {
-        Line { buf: [0; 256], len: 0 }
+        Line {
+            buf: [0; 256],
+            len: 0,
+        }
     }
     /// The text so far; the byte after it is a NUL (for C).
     pub fn as_bytes(&mut self) -> &[u8] {
@@ -50,7 +56,11 @@ impl Write for Line {
 #[inline(never)]
 pub fn misuse(call: &str, addr: usize, what: Misuse) -> ! {
     let mut line = Line::new();
-    let _ = writeln!(line, "vitalloc: {call}({addr:#x}): {}; aborting", what.describe());
+    let _ = writeln!(
+        line,
+        "vitalloc: {call}({addr:#x}): {}; aborting",
+        what.describe()
+    );
     fatal(line.as_bytes())
 }
 
@@ -61,7 +71,9 @@ pub fn fatal(msg: &[u8]) -> ! {
         // SAFETY: only `set_hook` stores here, always an `ErrorHook`; `msg`
         // is NUL-terminated by `Line::as_bytes`.
         unsafe {
-            let f: ErrorHook = core::mem::transmute::<*mut (), ErrorHook>(hook);
+            let f = core::mem::transmute::<*mut (), unsafe extern "C" fn(*const core::ffi::c_char)>(
+                hook,
+            );
             f(msg.as_ptr().cast());
         }
     }

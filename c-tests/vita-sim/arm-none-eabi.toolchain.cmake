@@ -13,7 +13,7 @@ set(VITA_SIM_ARM_FLAGS "-mcpu=cortex-a9 -mfpu=neon -mfloat-abi=hard -mthumb --sp
 set(CMAKE_C_FLAGS_INIT "${VITA_SIM_ARM_FLAGS}")
 set(CMAKE_CXX_FLAGS_INIT "${VITA_SIM_ARM_FLAGS}")
 set(CMAKE_ASM_FLAGS_INIT "${VITA_SIM_ARM_FLAGS}")
-set(CMAKE_EXE_LINKER_FLAGS_INIT "--specs=rdimon.specs")
+# (CMAKE_C_FLAGS also reach the link line: --specs must appear only once.)
 
 # A bare-metal link needs start-up code the compiler checks do not know of.
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)

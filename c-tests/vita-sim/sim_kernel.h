@@ -124,7 +124,7 @@ void sim_fail_alloc_every(int n);
 void sim_set_budget(unsigned main_bytes);
 /* All three budgets: main (256 MiB), CDRAM (112 MiB), phycont (26 MiB). */
 void sim_set_budgets(unsigned main_bytes, unsigned cdram_bytes, unsigned phycont_bytes);
-/* Maximum number of live memblocks (default 2048, clamped to SIM_MAX_BLOCKS). */
+/* Maximum number of live memblocks (default 2048, at most 4096). */
 void sim_set_block_limit(int n);
 void sim_get_counters(sim_counters_t *out);
 void sim_reset_peaks(void); /* peaks := current live values */
@@ -132,7 +132,7 @@ void sim_reset_peaks(void); /* peaks := current live values */
 int sim_live_block(unsigned i, sim_block_t *out);
 /* Lock count of a live LwMutex (0 = unlocked), -1 if the work area holds none. */
 int sim_lwmutex_count(const SceKernelLwMutexWork *work);
-/* On misuse (LwMutex misuse), call hook(message) instead of printing and
+/* On LwMutex misuse, call hook(message) instead of printing and
    abort()ing; the hook may longjmp out (the simulator holds no lock then).
    NULL restores the default. For the simulator's own tests. */
 void sim_set_misuse_hook(void (*hook)(const char *msg));

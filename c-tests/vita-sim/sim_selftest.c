@@ -73,6 +73,13 @@ static int all_bytes(uintptr_t p, size_t n, unsigned char v)
 
 /* ---- the simulated sbrk.o: runs first, before printf touches the heap -- */
 static uintptr_t heap_base;
+static sim_counters_t at_first_constructor;
+
+/* sim_crt's .preinit_array entry must have run before every constructor. */
+__attribute__((constructor(101))) static void first_constructor(void)
+{
+	sim_get_counters(&at_first_constructor);
+}
 
 static void test_sbrk(void)
 {
@@ -81,6 +88,7 @@ static void test_sbrk(void)
 	struct _reent r;
 	char *p0, *p1;
 
+	CHECK_EQ(at_first_constructor.live_blocks, 1); /* reserved before constructors */
 	sim_get_counters(&c);
 	CHECK_EQ(c.live_blocks, 1); /* reserved before main, even unused */
 	CHECK(sim_live_block(0, &b));

@@ -86,7 +86,9 @@ impl<S: BlockSource> Heap<S> {
                         slabs += 1;
                     } else if flags == 0 {
                         if self.pagemap.get(at) != pagemap::SEGMENT {
-                            return Err("page map: a medium block's header page is not a segment page");
+                            return Err(
+                                "page map: a medium block's header page is not a segment page",
+                            );
                         }
                         in_use += size - HDR;
                         allocations += 1;
@@ -112,7 +114,11 @@ impl<S: BlockSource> Heap<S> {
                 let mut s = self.partial[cls];
                 let mut prev: *mut Slab = core::ptr::null_mut();
                 while !s.is_null() {
-                    if (*s).prev != prev || (*s).class as usize != cls || !(*s).in_list || (*s).is_full() {
+                    if (*s).prev != prev
+                        || (*s).class as usize != cls
+                        || !(*s).in_list
+                        || (*s).is_full()
+                    {
                         return Err("partial list holds a wrong slab or its links are broken");
                     }
                     prev = s;
@@ -159,7 +165,8 @@ impl<S: BlockSource> Heap<S> {
             if seg_bytes + large_bytes + spare + self.pagemap.meta_bytes != st.reserved {
                 return Err("statistics: reserved bytes are wrong");
             }
-            let blocks = segments + large + self.spare_large.is_some() as usize + self.pagemap.meta_blocks;
+            let blocks =
+                segments + large + self.spare_large.is_some() as usize + self.pagemap.meta_blocks;
             if blocks != st.source_blocks {
                 return Err("statistics: source block count is wrong");
             }

@@ -15,8 +15,8 @@
 //! [`Heap::check`]. Errors in the caller's use (double free, foreign pointer)
 //! come back as [`Misuse`]; running out of memory comes back as null.
 
-pub mod config;
 mod check;
+pub mod config;
 mod large;
 pub(crate) mod pagemap;
 pub(crate) mod small;
@@ -48,7 +48,9 @@ impl Misuse {
     /// A few words for messages.
     pub fn describe(self) -> &'static str {
         match self {
-            Misuse::InvalidPointer => "invalid pointer (not allocated by vitalloc, or not the start of a block)",
+            Misuse::InvalidPointer => {
+                "invalid pointer (not allocated by vitalloc, or not the start of a block)"
+            }
             Misuse::DoubleFree => "double free (the block is already free)",
         }
     }
@@ -188,7 +190,9 @@ impl<S: BlockSource> Heap<S> {
     /// Replaces the tunables (values are clamped to what the heap supports).
     pub fn set_tunables(&mut self, t: Tunables) {
         self.tunables = Tunables {
-            large_threshold: t.large_threshold.clamp(LARGE_THRESHOLD_MIN, LARGE_THRESHOLD_MAX),
+            large_threshold: t
+                .large_threshold
+                .clamp(LARGE_THRESHOLD_MIN, LARGE_THRESHOLD_MAX),
             ..t
         };
         self.stats.limit = t.limit;
@@ -196,7 +200,10 @@ impl<S: BlockSource> Heap<S> {
 
     /// A snapshot of the statistics. O(1).
     pub fn stats(&self) -> Stats {
-        Stats { free_bytes: self.tlsf.free_bytes, ..self.stats }
+        Stats {
+            free_bytes: self.tlsf.free_bytes,
+            ..self.stats
+        }
     }
 
     // ----- fast paths -------------------------------------------------------
@@ -435,13 +442,17 @@ impl<S: BlockSource> Heap<S> {
     }
 
     fn alloc_block(&mut self, size: usize, align: usize) -> *mut u8 {
-        let wants_large =
-            size >= self.tunables.large_threshold || size.saturating_add(align) >= LARGE_THRESHOLD_MAX;
+        let wants_large = size >= self.tunables.large_threshold
+            || size.saturating_add(align) >= LARGE_THRESHOLD_MAX;
         if wants_large {
             return self.alloc_large(size, align);
         }
-        let Some(bs) = tlsf::block_size(size) else { return ptr::null_mut() };
-        let Some(b) = self.tlsf_alloc(bs, align, HDR, 0) else { return ptr::null_mut() };
+        let Some(bs) = tlsf::block_size(size) else {
+            return ptr::null_mut();
+        };
+        let Some(b) = self.tlsf_alloc(bs, align, HDR, 0) else {
+            return ptr::null_mut();
+        };
         // SAFETY: `b` is a fresh used block of at least `bs` bytes.
         unsafe {
             self.note_alloc((*b).size() - HDR);
@@ -451,15 +462,29 @@ impl<S: BlockSource> Heap<S> {
 
     /// A TLSF block of `bs` bytes whose address plus `offset` is aligned to
     /// `align`, growing the heap by a segment if needed.
-    fn tlsf_alloc(&mut self, bs: usize, align: usize, offset: usize, flags: usize) -> Option<*mut BlockHdr> {
+    fn tlsf_alloc(
+        &mut self,
+        bs: usize,
+        align: usize,
+        offset: usize,
+        flags: usize,
+    ) -> Option<*mut BlockHdr> {
         // SAFETY: the TLSF's regions are this heap's live segments.
         let attempt = |t: &mut Tlsf| unsafe {
-            if align <= MIN_ALIGN { t.alloc(bs, flags) } else { t.alloc_aligned(bs, align, offset, flags) }
+            if align <= MIN_ALIGN {
+                t.alloc(bs, flags)
+            } else {
+                t.alloc_aligned(bs, align, offset, flags)
+            }
         };
         if let Some(b) = attempt(&mut self.tlsf) {
             return Some(b);
         }
-        let need = if align <= MIN_ALIGN { bs } else { bs.checked_add(align)?.checked_add(MIN_BLOCK)? };
+        let need = if align <= MIN_ALIGN {
+            bs
+        } else {
+            bs.checked_add(align)?.checked_add(MIN_BLOCK)?
+        };
         self.add_segment(tlsf::search_size(need)?)?;
         attempt(&mut self.tlsf)
     }
@@ -467,7 +492,8 @@ impl<S: BlockSource> Heap<S> {
     fn new_slab(&mut self, cls: usize) -> Option<*mut Slab> {
         let pages = small::class_pages(cls);
         let b = self.tlsf_alloc(pages * PAGE_SIZE, PAGE_SIZE, 0, tlsf::SLAB)?;
-        self.pagemap.set(b as usize, pages, |i| pagemap::SLAB | i as u8);
+        self.pagemap
+            .set(b as usize, pages, |i| pagemap::SLAB | i as u8);
         // SAFETY: `b` is a fresh, page-aligned block of `pages` pages.
         let slab = unsafe { Slab::init(b.cast(), cls, self.cookie) };
         // SAFETY: `slab` is live; the list head (if any) is a live slab.
@@ -516,7 +542,8 @@ impl<S: BlockSource> Heap<S> {
             }
             let pages = (*slab).pages as usize;
             let block = Slab::block(slab);
-            self.pagemap.set(block as usize, pages, |_| pagemap::SEGMENT);
+            self.pagemap
+                .set(block as usize, pages, |_| pagemap::SEGMENT);
             self.stats.slabs -= 1;
             self.stats.slab_bytes -= pages * PAGE_SIZE;
             self.free_medium(block.cast());
@@ -547,22 +574,40 @@ impl<S: BlockSource> Heap<S> {
 
     fn add_segment(&mut self, need: usize) -> Option<()> {
         let gran = self.source.granularity().max(PAGE_SIZE);
-        let min = need.checked_add(SEG_HDR + HDR)?.checked_add(self.tunables.top_pad)?.checked_next_multiple_of(gran)?;
-        let grown = self.segment_bytes.clamp(SEGMENT_MIN, SEGMENT_MAX).next_multiple_of(gran);
-        let block = self.acquire(min.max(grown), BlockKind::Segment).or_else(|| {
-            if grown > min { self.acquire(min, BlockKind::Segment) } else { None }
-        })?;
+        let min = need
+            .checked_add(SEG_HDR + HDR)?
+            .checked_add(self.tunables.top_pad)?
+            .checked_next_multiple_of(gran)?;
+        let grown = self
+            .segment_bytes
+            .clamp(SEGMENT_MIN, SEGMENT_MAX)
+            .next_multiple_of(gran);
+        let block = self
+            .acquire(min.max(grown), BlockKind::Segment)
+            .or_else(|| {
+                if grown > min {
+                    self.acquire(min, BlockKind::Segment)
+                } else {
+                    None
+                }
+            })?;
         let base = block.base.as_ptr();
         let seg = base.cast::<Segment>();
-        self.pagemap.set(base as usize, block.size / PAGE_SIZE, |_| pagemap::SEGMENT);
+        self.pagemap
+            .set(base as usize, block.size / PAGE_SIZE, |_| pagemap::SEGMENT);
         // SAFETY: the block is fresh, writable and large enough for the
         // header, one minimum block and the sentinel.
         unsafe {
-            seg.write(Segment { block, next: self.segments, prev: ptr::null_mut() });
+            seg.write(Segment {
+                block,
+                next: self.segments,
+                prev: ptr::null_mut(),
+            });
             if !self.segments.is_null() {
                 (*self.segments).prev = seg;
             }
-            self.tlsf.add_region(base.add(SEG_HDR), block.size - SEG_HDR);
+            self.tlsf
+                .add_region(base.add(SEG_HDR), block.size - SEG_HDR);
         }
         self.segments = seg;
         self.segment_bytes += block.size;
@@ -588,7 +633,10 @@ impl<S: BlockSource> Heap<S> {
             }
             self.segment_bytes -= block.size;
             self.stats.segments -= 1;
-            self.pagemap.set(block.base.as_ptr() as usize, block.size / PAGE_SIZE, |_| pagemap::NONE);
+            self.pagemap
+                .set(block.base.as_ptr() as usize, block.size / PAGE_SIZE, |_| {
+                    pagemap::NONE
+                });
             self.release(block);
         }
     }
@@ -602,7 +650,9 @@ impl<S: BlockSource> Heap<S> {
         let block = self.source.acquire(size, PAGE_SIZE, kind).ok()?;
         let meta_before = self.pagemap.meta_bytes;
         let meta_blocks = self.pagemap.meta_blocks;
-        let mapped = self.pagemap.reserve(&mut self.source, block.base.as_ptr() as usize, block.size);
+        let mapped =
+            self.pagemap
+                .reserve(&mut self.source, block.base.as_ptr() as usize, block.size);
         self.stats.reserved += self.pagemap.meta_bytes - meta_before;
         self.stats.source_blocks += self.pagemap.meta_blocks - meta_blocks;
         if mapped.is_err() {
@@ -627,7 +677,9 @@ impl<S: BlockSource> Heap<S> {
 
     fn alloc_large(&mut self, size: usize, align: usize) -> *mut u8 {
         let gran = self.source.granularity().max(PAGE_SIZE);
-        let Some(bytes) = large::block_bytes(size, align).and_then(|b| b.checked_next_multiple_of(gran)) else {
+        let Some(bytes) =
+            large::block_bytes(size, align).and_then(|b| b.checked_next_multiple_of(gran))
+        else {
             return ptr::null_mut();
         };
         let block = match self.spare_large {
@@ -640,7 +692,9 @@ impl<S: BlockSource> Heap<S> {
                 None => {
                     // The cached spare may be what stands between us and
                     // the limit or the kernel's budget: drop it and retry.
-                    let Some(spare) = self.spare_large.take() else { return ptr::null_mut() };
+                    let Some(spare) = self.spare_large.take() else {
+                        return ptr::null_mut();
+                    };
                     // SAFETY: the spare is an unused block from the source.
                     unsafe { self.release(spare) };
                     match self.acquire(bytes, BlockKind::Large) {
@@ -653,7 +707,10 @@ impl<S: BlockSource> Heap<S> {
         // SAFETY: `block` is unused and big enough for the layout.
         unsafe {
             let l = LargeHdr::init(block, align);
-            self.pagemap.set(block.base.as_ptr() as usize, (*l).marked_pages(), |_| pagemap::LARGE);
+            self.pagemap
+                .set(block.base.as_ptr() as usize, (*l).marked_pages(), |_| {
+                    pagemap::LARGE
+                });
             (*l).next = self.large;
             if !self.large.is_null() {
                 (*self.large).prev = l;
@@ -678,7 +735,10 @@ impl<S: BlockSource> Heap<S> {
                 (*prev).next = next;
             }
             self.stats.large_blocks -= 1;
-            self.pagemap.set(block.base.as_ptr() as usize, (*l).marked_pages(), |_| pagemap::NONE);
+            self.pagemap
+                .set(block.base.as_ptr() as usize, (*l).marked_pages(), |_| {
+                    pagemap::NONE
+                });
             if self.spare_large.is_none() && block.size <= self.tunables.trim_threshold {
                 self.spare_large = Some(block);
             } else {
@@ -745,7 +805,9 @@ impl<S: BlockSource> Heap<S> {
                     if (*slab).index_of(p).is_none() {
                         return Err(Misuse::InvalidPointer);
                     }
-                    if size <= have && (size > SMALL_MAX / 2 || small::class_of(size) == (*slab).class as usize) {
+                    if size <= have
+                        && (size > SMALL_MAX / 2 || small::class_of(size) == (*slab).class as usize)
+                    {
                         return Ok(p);
                     }
                     have
@@ -753,7 +815,9 @@ impl<S: BlockSource> Heap<S> {
                 Owner::Medium(b) => {
                     let have = (*b).size() - HDR;
                     if size < self.tunables.large_threshold {
-                        let Some(bs) = tlsf::block_size(size) else { return Ok(self.fail()) };
+                        let Some(bs) = tlsf::block_size(size) else {
+                            return Ok(self.fail());
+                        };
                         if bs <= (*b).size() {
                             self.tlsf.shrink(b, bs);
                             self.stats.in_use -= have - ((*b).size() - HDR);
@@ -825,7 +889,11 @@ impl<S: BlockSource> Heap<S> {
         let spare_seg = self.spare_segment;
         // SAFETY: a non-null spare is a live segment.
         let spare = unsafe {
-            if !spare_seg.is_null() && Segment::is_empty(spare_seg) { (*spare_seg).block.size } else { 0 }
+            if !spare_seg.is_null() && Segment::is_empty(spare_seg) {
+                (*spare_seg).block.size
+            } else {
+                0
+            }
         };
         MallInfo {
             arena: self.segment_bytes,

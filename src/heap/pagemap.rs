@@ -54,7 +54,13 @@ pub struct PageMap {
 
 impl PageMap {
     pub const fn new() -> Self {
-        PageMap { root: [ptr::null_mut(); ROOT_LEN], meta_next: 0, meta_end: 0, meta_bytes: 0, meta_blocks: 0 }
+        PageMap {
+            root: [ptr::null_mut(); ROOT_LEN],
+            meta_next: 0,
+            meta_end: 0,
+            meta_bytes: 0,
+            meta_blocks: 0,
+        }
     }
 
     #[inline(always)]
@@ -63,13 +69,19 @@ impl PageMap {
             return None;
         }
         let page = addr >> PAGE_SHIFT;
-        Some((page >> (LEAF_BITS + MID_BITS), (page >> LEAF_BITS) & (MID_LEN - 1), page & (LEAF_LEN - 1)))
+        Some((
+            page >> (LEAF_BITS + MID_BITS),
+            (page >> LEAF_BITS) & (MID_LEN - 1),
+            page & (LEAF_LEN - 1),
+        ))
     }
 
     /// The entry for the page holding `addr`. O(1): three loads.
     #[inline(always)]
     pub fn get(&self, addr: usize) -> u8 {
-        let Some((r, m, l)) = Self::split(addr) else { return NONE };
+        let Some((r, m, l)) = Self::split(addr) else {
+            return NONE;
+        };
         let mid = self.root[r];
         if mid.is_null() {
             return NONE;
@@ -101,7 +113,12 @@ impl PageMap {
 
     /// Makes sure nodes exist for every page in `[addr, addr + len)`, so a
     /// later [`set`](Self::set) cannot fail. O(len / 16 MiB).
-    pub fn reserve<S: BlockSource>(&mut self, src: &mut S, addr: usize, len: usize) -> Result<(), SourceError> {
+    pub fn reserve<S: BlockSource>(
+        &mut self,
+        src: &mut S,
+        addr: usize,
+        len: usize,
+    ) -> Result<(), SourceError> {
         let last = addr + len - 1;
         let (Some(_), Some(_)) = (Self::split(addr), Self::split(last)) else {
             return Err(SourceError::Unsupported);

@@ -82,7 +82,11 @@ pub fn class_of(size: usize) -> usize {
 /// [`SLAB_TARGET_OBJECTS`] objects, at most [`SLAB_MAX_PAGES`].
 pub const fn class_pages(cls: usize) -> usize {
     let want = (SIZES.0[cls] as usize * SLAB_TARGET_OBJECTS).div_ceil(PAGE_SIZE);
-    if want > SLAB_MAX_PAGES { SLAB_MAX_PAGES } else { want }
+    if want > SLAB_MAX_PAGES {
+        SLAB_MAX_PAGES
+    } else {
+        want
+    }
 }
 
 /// Offset of the first object from the slab's block start.
@@ -160,7 +164,10 @@ impl Slab {
             let mut next: *mut FreeObj = ptr::null_mut();
             for i in (0..cap).rev() {
                 let o = start.add(i * size).cast::<FreeObj>();
-                o.write(FreeObj { next, cookie: o as usize ^ cookie });
+                o.write(FreeObj {
+                    next,
+                    cookie: o as usize ^ cookie,
+                });
                 next = o;
             }
             slab.write(Slab {
@@ -259,7 +266,9 @@ impl Slab {
         // SAFETY: the slab and its free list are live.
         unsafe {
             let s = &*this;
-            if (s.class as usize) >= CLASS_COUNT || CLASS_SIZE[s.class as usize] as u32 != s.obj_size {
+            if (s.class as usize) >= CLASS_COUNT
+                || CLASS_SIZE[s.class as usize] as u32 != s.obj_size
+            {
                 return Err("slab: bad class");
             }
             let mut n = 0u32;
@@ -299,7 +308,10 @@ mod tests {
             assert!(CLASS_SIZE[c] as usize >= size, "size {size} class {c}");
             assert_eq!(CLASS_SIZE[c] as usize % MIN_ALIGN, 0);
             if c > 0 {
-                assert!((CLASS_SIZE[c - 1] as usize) < size.max(1), "size {size} not in smallest class");
+                assert!(
+                    (CLASS_SIZE[c - 1] as usize) < size.max(1),
+                    "size {size} not in smallest class"
+                );
             }
         }
         assert_eq!(CLASS_SIZE[CLASS_COUNT - 1] as usize, SMALL_MAX);
@@ -320,7 +332,11 @@ mod tests {
         for &size in CLASS_SIZE.iter() {
             let recip = (1u64 << 32).div_ceil(size as u64);
             for off in 0..(SLAB_MAX_PAGES * PAGE_SIZE) as u64 {
-                assert_eq!((off * recip) >> 32, off / size as u64, "size {size} off {off}");
+                assert_eq!(
+                    (off * recip) >> 32,
+                    off / size as u64,
+                    "size {size} off {off}"
+                );
             }
         }
     }

@@ -67,7 +67,10 @@ fn memalign_honours_every_power_of_two_up_to_4_mib() {
             // header and granularity rounding).
             if size >= LARGE_THRESHOLD {
                 let grown = h.stats().reserved - before;
-                assert!(grown <= size + align.max(MIN_ALIGN) + 2 * PAGE_SIZE, "align {align} grew {grown}");
+                assert!(
+                    grown <= size + align.max(MIN_ALIGN) + 2 * PAGE_SIZE,
+                    "align {align} grew {grown}"
+                );
             }
             fill(p, usable, 0xAB);
             h.check().unwrap();
@@ -83,7 +86,10 @@ fn realloc_keeps_contents_and_grows_in_place_when_it_can() {
     let p = h.malloc(2000);
     fill(p, 2000, 7);
     let q = unsafe { h.realloc(p, 4000) }.unwrap();
-    assert_eq!(p, q, "the block after a fresh medium block is free: grow in place");
+    assert_eq!(
+        p, q,
+        "the block after a fresh medium block is free: grow in place"
+    );
     assert!(holds(q, 2000, 7));
     let r = unsafe { h.realloc(q, 1500) }.unwrap();
     assert_eq!(r, q, "shrinking stays in place");
@@ -92,7 +98,10 @@ fn realloc_keeps_contents_and_grows_in_place_when_it_can() {
     let t = unsafe { h.realloc(s, 2 << 20) }.unwrap();
     assert!(holds(t, 10, 7));
     let z = unsafe { h.realloc(t, 0) }.unwrap();
-    assert!(!z.is_null(), "realloc(p, 0) returns a minimum allocation, as newlib does");
+    assert!(
+        !z.is_null(),
+        "realloc(p, 0) returns a minimum allocation, as newlib does"
+    );
     h.check().unwrap();
     unsafe { h.free(z) }.unwrap();
     h.check().unwrap();
@@ -122,12 +131,22 @@ fn double_free_is_detected_in_every_tier() {
 fn foreign_and_interior_pointers_are_rejected() {
     let mut h = heap();
     let mut local = 0u64;
-    assert_eq!(unsafe { h.free(&mut local as *mut u64 as *mut u8) }, Err(Misuse::InvalidPointer));
+    assert_eq!(
+        unsafe { h.free(&mut local as *mut u64 as *mut u8) },
+        Err(Misuse::InvalidPointer)
+    );
     for size in [24, 700, 9000, 3 << 20] {
         let p = h.malloc(size);
         for off in [MIN_ALIGN, 8, 1] {
-            assert_eq!(unsafe { h.free(p.add(off)) }, Err(Misuse::InvalidPointer), "size {size} +{off}");
-            assert_eq!(unsafe { h.usable_size(p.add(off)) }, Err(Misuse::InvalidPointer));
+            assert_eq!(
+                unsafe { h.free(p.add(off)) },
+                Err(Misuse::InvalidPointer),
+                "size {size} +{off}"
+            );
+            assert_eq!(
+                unsafe { h.usable_size(p.add(off)) },
+                Err(Misuse::InvalidPointer)
+            );
         }
         h.check().unwrap();
         unsafe { h.free(p) }.unwrap();
@@ -145,7 +164,11 @@ fn empty_memory_goes_back_to_the_source() {
     }
     h.check().unwrap();
     let after = h.stats();
-    assert!(after.segments <= 1, "one spare segment at most, not {}", after.segments);
+    assert!(
+        after.segments <= 1,
+        "one spare segment at most, not {}",
+        after.segments
+    );
     h.trim(0);
     h.check().unwrap();
     assert_eq!(h.stats().segments, 0);
@@ -160,7 +183,11 @@ fn segments_grow_geometrically() {
         ptrs.push(h.malloc(100_000));
     }
     let s = h.stats();
-    assert!(s.source_blocks < 48, "{} blocks for 200 MiB", s.source_blocks);
+    assert!(
+        s.source_blocks < 48,
+        "{} blocks for 200 MiB",
+        s.source_blocks
+    );
     for p in ptrs {
         unsafe { h.free(p) }.unwrap();
     }
@@ -190,7 +217,10 @@ fn oscillating_at_a_boundary_does_not_call_the_source_each_time() {
 #[test]
 fn limit_makes_allocations_fail_cleanly() {
     let mut h = heap();
-    let t = Tunables { limit: 4 << 20, ..h.tunables() };
+    let t = Tunables {
+        limit: 4 << 20,
+        ..h.tunables()
+    };
     h.set_tunables(t);
     let mut ptrs = Vec::new();
     loop {
@@ -207,7 +237,10 @@ fn limit_makes_allocations_fail_cleanly() {
     for p in ptrs {
         unsafe { h.free(p) }.unwrap();
     }
-    assert!(!h.malloc(2 << 20).is_null(), "memory given back is usable again");
+    assert!(
+        !h.malloc(2 << 20).is_null(),
+        "memory given back is usable again"
+    );
     h.check().unwrap();
 }
 
@@ -311,4 +344,3 @@ proptest! {
         prop_assert_eq!(h.stats().in_use, 0);
     }
 }
-

@@ -50,7 +50,10 @@ const FLAGS: usize = FREE | LARGE | SLAB;
 pub const HDR: usize = size_of::<BlockHdr>();
 /// Smallest block: room for the free-list links.
 pub const MIN_BLOCK: usize = size_of::<FreeBlock>().next_multiple_of(MIN_ALIGN);
-const _: () = assert!(HDR % MIN_ALIGN == 0, "user pointers must be MIN_ALIGN aligned");
+const _: () = assert!(
+    HDR % MIN_ALIGN == 0,
+    "user pointers must be MIN_ALIGN aligned"
+);
 
 const SL_BITS: u32 = 5;
 const SL_COUNT: usize = 1 << SL_BITS;
@@ -129,7 +132,10 @@ fn mapping(size: usize) -> (usize, usize) {
         (0, size >> ALIGN_SHIFT)
     } else {
         let f = usize::BITS - 1 - size.leading_zeros();
-        ((f - FL_SHIFT + 1) as usize, (size >> (f - SL_BITS)) - SL_COUNT)
+        (
+            (f - FL_SHIFT + 1) as usize,
+            (size >> (f - SL_BITS)) - SL_COUNT,
+        )
     }
 }
 
@@ -293,7 +299,13 @@ impl Tlsf {
     ///
     /// # Safety
     /// As for [`alloc`](Self::alloc).
-    pub unsafe fn alloc_aligned(&mut self, size: usize, align: usize, offset: usize, flags: usize) -> Option<*mut BlockHdr> {
+    pub unsafe fn alloc_aligned(
+        &mut self,
+        size: usize,
+        align: usize,
+        offset: usize,
+        flags: usize,
+    ) -> Option<*mut BlockHdr> {
         debug_assert!(align.is_power_of_two() && align >= MIN_BLOCK);
         let search = size.checked_add(align)?.checked_add(MIN_BLOCK)?;
         let f = self.find(search)?;

@@ -34,7 +34,11 @@ unsafe impl Send for ArenaSource {}
 impl ArenaSource {
     /// An arena with no memory; every request fails.
     pub const fn empty() -> Self {
-        ArenaSource { free: ptr::null_mut(), start: 0, len: 0 }
+        ArenaSource {
+            free: ptr::null_mut(),
+            start: 0,
+            len: 0,
+        }
     }
 
     /// An arena over `len` bytes at `base`. Bytes before the first page
@@ -51,8 +55,17 @@ impl ArenaSource {
         }
         let region = start as *mut FreeRegion;
         // SAFETY: `region` is page-aligned and inside the caller's region.
-        unsafe { region.write(FreeRegion { size: end - start, next: ptr::null_mut() }) };
-        ArenaSource { free: region, start, len: end - start }
+        unsafe {
+            region.write(FreeRegion {
+                size: end - start,
+                next: ptr::null_mut(),
+            })
+        };
+        ArenaSource {
+            free: region,
+            start,
+            len: end - start,
+        }
     }
 
     /// An arena over a static buffer.
@@ -87,7 +100,12 @@ unsafe impl BlockSource for ArenaSource {
         "arena"
     }
 
-    fn acquire(&mut self, size: usize, align: usize, _kind: BlockKind) -> Result<Block, SourceError> {
+    fn acquire(
+        &mut self,
+        size: usize,
+        align: usize,
+        _kind: BlockKind,
+    ) -> Result<Block, SourceError> {
         if size == 0 || size % GRANULARITY != 0 || !align.is_power_of_two() {
             return Err(SourceError::Unsupported);
         }
@@ -107,7 +125,10 @@ unsafe impl BlockSource for ArenaSource {
                     // any) stays in front of it: the list stays ordered.
                     let after = if tail < r_end {
                         let t = tail as *mut FreeRegion;
-                        t.write(FreeRegion { size: r_end - tail, next: r_next });
+                        t.write(FreeRegion {
+                            size: r_end - tail,
+                            next: r_next,
+                        });
                         t
                     } else {
                         r_next
@@ -118,7 +139,11 @@ unsafe impl BlockSource for ArenaSource {
                     } else {
                         *link = after;
                     }
-                    return Ok(Block { base: NonNull::new_unchecked(base as *mut u8), size, handle: 0 });
+                    return Ok(Block {
+                        base: NonNull::new_unchecked(base as *mut u8),
+                        size,
+                        handle: 0,
+                    });
                 }
                 link = &mut (*r).next;
             }
@@ -140,7 +165,10 @@ unsafe impl BlockSource for ArenaSource {
                 next = (*next).next;
             }
             let node = start as *mut FreeRegion;
-            node.write(FreeRegion { size: block.size, next });
+            node.write(FreeRegion {
+                size: block.size,
+                next,
+            });
             if !next.is_null() && end == next as usize {
                 (*node).size += (*next).size;
                 (*node).next = (*next).next;

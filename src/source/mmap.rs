@@ -54,7 +54,12 @@ unsafe impl BlockSource for MmapSource {
         "mmap"
     }
 
-    fn acquire(&mut self, size: usize, align: usize, _kind: BlockKind) -> Result<Block, SourceError> {
+    fn acquire(
+        &mut self,
+        size: usize,
+        align: usize,
+        _kind: BlockKind,
+    ) -> Result<Block, SourceError> {
         if size == 0 || size % GRANULARITY != 0 || !align.is_power_of_two() {
             return Err(SourceError::Unsupported);
         }

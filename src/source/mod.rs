@@ -70,7 +70,8 @@ pub unsafe trait BlockSource {
     /// Obtains a block of at least `size` bytes (the caller rounds `size` to
     /// [`granularity`](Self::granularity)) whose base is aligned to `align`
     /// (a power of two; the heap never asks for less than its page size).
-    fn acquire(&mut self, size: usize, align: usize, kind: BlockKind) -> Result<Block, SourceError>;
+    fn acquire(&mut self, size: usize, align: usize, kind: BlockKind)
+    -> Result<Block, SourceError>;
 
     /// Gives a block back.
     ///

@@ -14,7 +14,13 @@ fn futex(word: &AtomicU32, op: libc::c_int, val: u32) {
     // SAFETY: FUTEX_WAIT/FUTEX_WAKE on a live, aligned 32-bit word; the
     // kernel re-checks the value for WAIT, so spurious returns are harmless.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), op | libc::FUTEX_PRIVATE_FLAG, val, core::ptr::null::<u8>());
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            op | libc::FUTEX_PRIVATE_FLAG,
+            val,
+            core::ptr::null::<u8>(),
+        );
     }
 }
 
@@ -42,11 +48,17 @@ impl FutexLock {
 // SAFETY: the CAS/swap on `state` gives mutual exclusion with acquire and
 // release ordering; waiters are woken on every unlock that saw state 2.
 unsafe impl RawLock for FutexLock {
-    const INIT: Self = FutexLock { state: AtomicU32::new(0) };
+    const INIT: Self = FutexLock {
+        state: AtomicU32::new(0),
+    };
 
     #[inline(always)]
     fn lock(&self) {
-        if self.state.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if self
+            .state
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             self.lock_contended();
         }
     }

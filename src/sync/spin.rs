@@ -12,7 +12,9 @@ pub struct SpinLock {
 // SAFETY: `SpinMutex` provides mutual exclusion with acquire/release
 // ordering; the guard is forgotten and the lock released by `force_unlock`.
 unsafe impl RawLock for SpinLock {
-    const INIT: Self = SpinLock { inner: spin::mutex::SpinMutex::new(()) };
+    const INIT: Self = SpinLock {
+        inner: spin::mutex::SpinMutex::new(()),
+    };
 
     fn lock(&self) {
         core::mem::forget(self.inner.lock());

@@ -2,9 +2,6 @@
 //! to stderr, ending the program, and `errno`. Each platform's version lives
 //! here and nowhere else. Nothing here may allocate.
 
-#[cfg(target_os = "vita")]
-pub mod vita;
-
 #[cfg(all(unix, not(target_os = "vita")))]
 mod imp {
     pub fn write_stderr(msg: &[u8]) {
@@ -51,7 +48,10 @@ mod imp {
 mod imp {
     pub fn write_stderr(_msg: &[u8]) {}
     pub fn abort(msg: &[u8]) -> ! {
-        panic!("{}", core::str::from_utf8(msg).unwrap_or("vitalloc: fatal error"))
+        panic!(
+            "{}",
+            core::str::from_utf8(msg).unwrap_or("vitalloc: fatal error")
+        )
     }
     pub fn set_errno(_e: i32) {}
     pub const ENOMEM: i32 = 12;

@@ -1,0 +1,237 @@
+//! One implementation of each C entry point, shared by the standard names,
+//! newlib's `_r` names and the `vitalloc_*` names. `Errno` says where a
+//! failure's errno goes: the thread's `errno`, or a `struct _reent`.
+
+use super::HEAP;
+use crate::heap::config::{MIN_ALIGN, PAGE_SIZE};
+use crate::heap::{MallInfo, Misuse, Stats, Tunables};
+use crate::report::{self, Line};
+use crate::sys;
+use core::ffi::{c_char, c_int, c_void};
+use core::fmt::Write;
+
+/// Where `errno` is set.
+#[derive(Clone, Copy)]
+pub enum Errno {
+    /// The calling thread's `errno`.
+    Thread,
+    /// newlib's `struct _reent *` (its first member is `int _errno`); null
+    /// falls back to the thread's errno.
+    Reent(*mut c_int),
+}
+
+impl Errno {
+    #[cold]
+    fn set(self, e: c_int) {
+        match self {
+            // SAFETY: a non-null reent pointer is newlib's reentrancy
+            // structure, whose first member is `int _errno`.
+            Errno::Reent(r) if !r.is_null() => unsafe { *r = e },
+            _ => sys::set_errno(e),
+        }
+    }
+}
+
+#[inline(always)]
+fn or_enomem(p: *mut u8, e: Errno) -> *mut c_void {
+    if p.is_null() {
+        e.set(sys::ENOMEM);
+    }
+    p.cast()
+}
+
+#[inline(always)]
+fn checked<T>(r: Result<T, Misuse>, call: &str, p: *mut c_void) -> T {
+    match r {
+        Ok(v) => v,
+        Err(m) => report::misuse(call, p as usize, m),
+    }
+}
+
+pub fn malloc(size: usize, e: Errno) -> *mut c_void {
+    or_enomem(HEAP.malloc(size), e)
+}
+
+/// # Safety
+/// C's `free` contract.
+pub unsafe fn free(p: *mut c_void, call: &str) {
+    if !p.is_null() {
+        // SAFETY: forwarded; misuse is reported.
+        checked(unsafe { HEAP.free(p.cast()) }, call, p)
+    }
+}
+
+pub fn calloc(n: usize, size: usize, e: Errno) -> *mut c_void {
+    let Some(total) = n.checked_mul(size) else {
+        e.set(sys::ENOMEM);
+        return core::ptr::null_mut();
+    };
+    let p = malloc(total, e);
+    if !p.is_null() {
+        // SAFETY: `p` has `total` writable bytes.
+        unsafe { core::ptr::write_bytes(p.cast::<u8>(), 0, total) };
+    }
+    p
+}
+
+/// # Safety
+/// C's `realloc` contract.
+pub unsafe fn realloc(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut c_void {
+    // SAFETY: forwarded; misuse is reported.
+    let q = checked(unsafe { HEAP.realloc(p.cast(), size) }, call, p);
+    or_enomem(q, e)
+}
+
+/// `reallocf`: like realloc, but frees `p` when it fails.
+///
+/// # Safety
+/// C's `realloc` contract.
+pub unsafe fn reallocf(p: *mut c_void, size: usize, e: Errno) -> *mut c_void {
+    // SAFETY: forwarded.
+    unsafe {
+        let q = realloc(p, size, e, "reallocf");
+        if q.is_null() {
+            free(p, "reallocf");
+        }
+        q
+    }
+}
+
+/// memalign / aligned_alloc: EINVAL unless `align` is a power of two.
+pub fn memalign(align: usize, size: usize, e: Errno) -> *mut c_void {
+    if !align.is_power_of_two() {
+        e.set(sys::EINVAL);
+        return core::ptr::null_mut();
+    }
+    or_enomem(HEAP.memalign(align, size), e)
+}
+
+/// # Safety
+/// `out` is writable when the call succeeds.
+pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
+    if !align.is_power_of_two() || align % size_of::<*mut c_void>() != 0 {
+        return sys::EINVAL;
+    }
+    let p = HEAP.memalign(align, size);
+    if p.is_null() {
+        return sys::ENOMEM;
+    }
+    // SAFETY: the caller provides a writable `out`.
+    unsafe { *out = p.cast() };
+    0
+}
+
+pub fn valloc(size: usize, e: Errno) -> *mut c_void {
+    memalign(PAGE_SIZE, size, e)
+}
+
+pub fn pvalloc(size: usize, e: Errno) -> *mut c_void {
+    match size.checked_next_multiple_of(PAGE_SIZE) {
+        Some(rounded) => memalign(PAGE_SIZE, rounded.max(PAGE_SIZE), e),
+        None => {
+            e.set(sys::ENOMEM);
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// # Safety
+/// `p` is null or a live allocation.
+pub unsafe fn usable_size(p: *mut c_void, call: &str) -> usize {
+    // SAFETY: forwarded; misuse is reported.
+    checked(unsafe { HEAP.usable_size(p.cast()) }, call, p)
+}
+
+pub fn trim(pad: usize) -> c_int {
+    HEAP.trim(pad) as c_int
+}
+
+pub fn mallinfo() -> MallInfo {
+    HEAP.with(|h| h.mallinfo())
+}
+
+pub fn stats() -> Stats {
+    HEAP.stats()
+}
+
+/// newlib's and glibc's parameter numbers.
+const M_TRIM_THRESHOLD: c_int = -1;
+const M_TOP_PAD: c_int = -2;
+const M_MMAP_THRESHOLD: c_int = -3;
+
+/// Sets what can be honoured; 1 on success, 0 otherwise (as newlib).
+pub fn mallopt(param: c_int, value: c_int) -> c_int {
+    if value < 0 {
+        return 0;
+    }
+    let v = value as usize;
+    HEAP.with(|h| {
+        let t = h.tunables();
+        let t = match param {
+            M_TRIM_THRESHOLD => Tunables {
+                trim_threshold: v,
+                ..t
+            },
+            M_TOP_PAD => Tunables { top_pad: v, ..t },
+            M_MMAP_THRESHOLD => Tunables {
+                large_threshold: v,
+                ..t
+            },
+            _ => return 0,
+        };
+        h.set_tunables(t);
+        1
+    })
+}
+
+pub fn set_limit(bytes: usize) {
+    HEAP.with(|h| {
+        let t = h.tunables();
+        h.set_tunables(Tunables { limit: bytes, ..t })
+    })
+}
+
+/// Walks the heap; prints the first broken invariant on stderr.
+pub fn check() -> c_int {
+    match HEAP.check() {
+        Ok(()) => 0,
+        Err(what) => {
+            let mut line = Line::new();
+            let _ = writeln!(line, "vitalloc_check: {what}");
+            sys::write_stderr(line.as_bytes());
+            1
+        }
+    }
+}
+
+/// malloc_stats: newlib's three lines, then vitalloc's own figures.
+pub fn print_stats(title: Option<*const c_char>) {
+    let s = stats();
+    let mut line = Line::new();
+    if let Some(t) = title.filter(|t| !t.is_null()) {
+        // SAFETY: the caller passes a NUL-terminated string.
+        let t = unsafe { core::ffi::CStr::from_ptr(t) };
+        let _ = writeln!(
+            line,
+            "Memory allocation statistics {}",
+            t.to_str().unwrap_or("?")
+        );
+        sys::write_stderr(line.as_bytes());
+        line = Line::new();
+    }
+    let _ = write!(
+        line,
+        "max system bytes = {:10}\nsystem bytes     = {:10}\nin use bytes     = {:10}\n",
+        s.reserved_peak, s.reserved, s.in_use
+    );
+    sys::write_stderr(line.as_bytes());
+    let mut line = Line::new();
+    let _ = writeln!(
+        line,
+        "vitalloc: {} allocations, {} segments, {} large blocks, {} source blocks, peak in use {}",
+        s.allocations, s.segments, s.large_blocks, s.source_blocks, s.in_use_peak
+    );
+    sys::write_stderr(line.as_bytes());
+}
+
+const _: () = assert!(MIN_ALIGN >= size_of::<*mut c_void>());

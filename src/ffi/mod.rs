@@ -1,0 +1,30 @@
+//! The C ABI: thin wrappers that turn the heap's results into C and POSIX
+//! semantics (NULL + `errno`, EINVAL, misuse reports). No allocation logic
+//! lives here: every function is one call into [`HEAP`] plus error mapping.
+//!
+//! - [`api`]: the shared implementations, parameterised by where `errno` goes;
+//! - [`prefixed`]: `vitalloc_*` (the documented API of `vitalloc.h`);
+//! - [`standard`]: `malloc` & co. and newlib's `_r` entry points, only in the
+//!   C library build (feature `c-library`), since they interpose every other
+//!   allocator in the program.
+
+pub(crate) mod api;
+pub mod prefixed;
+#[cfg(feature = "c-library")]
+mod runtime;
+#[cfg(feature = "c-library")]
+mod standard;
+
+use crate::Allocator;
+
+#[cfg(all(target_os = "linux", not(target_os = "vita")))]
+mod platform {
+    pub type Source = crate::source::MmapSource;
+    pub type Lock = crate::sync::FutexLock;
+    pub const fn source() -> Source {
+        crate::source::MmapSource::new()
+    }
+}
+
+/// The process-wide heap behind the C API.
+pub static HEAP: Allocator<platform::Source, platform::Lock> = Allocator::new(platform::source());

@@ -1,0 +1,160 @@
+//! `vitalloc_*`: the documented C API (the functions of `vitalloc.h`),
+//! always exported, so a program can call vitalloc explicitly even where the
+//! standard names are not overridden.
+
+use super::api::{self, Errno};
+use crate::heap::{MallInfo, Stats};
+use core::ffi::{c_int, c_void};
+
+// In C, `Stats` is `Stats`, `MallInfo` is `vitalloc_mallinfo_t`
+// and `ErrorHook` is `vitalloc_error_hook_t` (cbindgen.toml renames them).
+use crate::report::ErrorHook;
+
+/// Allocates `size` bytes aligned to 8 bytes (32-bit ARM) or 16 (x86-64).
+/// `size` 0 gives a unique pointer. Returns NULL with `errno = ENOMEM` when
+/// no memory can be had. Thread-safe, O(1).
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_malloc(size: usize) -> *mut c_void {
+    api::malloc(size, Errno::Thread)
+}
+
+/// Frees `ptr` (NULL does nothing). A pointer vitalloc never returned, or one
+/// already freed, ends the program with a one-line message naming the call
+/// and the address. Thread-safe, O(1).
+///
+/// # Safety
+/// `ptr` is NULL or a live allocation from vitalloc.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_free(ptr: *mut c_void) {
+    // SAFETY: forwarded.
+    unsafe { api::free(ptr, "vitalloc_free") }
+}
+
+/// Allocates `n * size` zeroed bytes. NULL with `errno = ENOMEM` when the
+/// product overflows or no memory can be had. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_calloc(n: usize, size: usize) -> *mut c_void {
+    api::calloc(n, size, Errno::Thread)
+}
+
+/// Resizes `ptr` to `size` bytes, in place when possible, keeping the
+/// contents up to the smaller size. `ptr` NULL allocates; `size` 0 shrinks
+/// to the smallest allocation and returns a unique non-NULL pointer (as
+/// newlib's realloc does; it does not free). On failure returns NULL with
+/// `errno = ENOMEM` and `ptr` is left intact. Thread-safe.
+///
+/// # Safety
+/// `ptr` is NULL or a live allocation from vitalloc.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: forwarded.
+    unsafe { api::realloc(ptr, size, Errno::Thread, "vitalloc_realloc") }
+}
+
+/// Allocates `size` bytes aligned to `alignment`, which must be a power of
+/// two (any size up to half the address space; at most `alignment` bytes are
+/// wasted). NULL with `errno = EINVAL` for a bad alignment, `ENOMEM` when no
+/// memory can be had. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_memalign(alignment: usize, size: usize) -> *mut c_void {
+    api::memalign(alignment, size, Errno::Thread)
+}
+
+/// POSIX `posix_memalign`: stores an allocation of `size` bytes aligned to
+/// `alignment` in `*memptr` and returns 0; returns `EINVAL` when `alignment`
+/// is not a power of two multiple of `sizeof(void *)`, `ENOMEM` when no
+/// memory can be had. `*memptr` is untouched on failure and `errno` is not
+/// changed. Thread-safe.
+///
+/// # Safety
+/// `memptr` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_posix_memalign(
+    memptr: *mut *mut c_void,
+    alignment: usize,
+    size: usize,
+) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { api::posix_memalign(memptr, alignment, size) }
+}
+
+/// C11 `aligned_alloc`: as `vitalloc_memalign` (`size` need not be a
+/// multiple of `alignment`). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
+    api::memalign(alignment, size, Errno::Thread)
+}
+
+/// The number of bytes usable at `ptr` (at least what was asked for; all of
+/// them may be written). 0 for NULL. Thread-safe, O(1).
+///
+/// # Safety
+/// `ptr` is NULL or a live allocation from vitalloc.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_usable_size(ptr: *mut c_void) -> usize {
+    // SAFETY: forwarded.
+    unsafe { api::usable_size(ptr, "vitalloc_usable_size") }
+}
+
+/// Fills `*out` with the heap's statistics: bytes in use and reserved from
+/// the system (memblocks on the Vita) with their peaks, live allocations,
+/// segments, large blocks, source blocks held, and call counters.
+/// Thread-safe, O(1). A program can call it at start to check that vitalloc
+/// (and not newlib's malloc) is the heap: after any allocation,
+/// `malloc_calls` is non-zero.
+///
+/// # Safety
+/// `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_stats(out: *mut Stats) {
+    if !out.is_null() {
+        // SAFETY: the caller provides a writable `out`.
+        unsafe { out.write(api::stats()) }
+    }
+}
+
+/// Walks the whole heap and verifies every invariant (block chains, free
+/// lists, slabs, page map, statistics). Returns 0 when all hold; otherwise
+/// prints the first violation on stderr and returns 1. Slow (proportional
+/// to the heap's size): for tests and debugging. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_check() -> c_int {
+    api::check()
+}
+
+/// Gives cached free memory back to the system (empty slabs, the spare
+/// segment, the cached large block), keeping at least `pad` free bytes if
+/// there is a spare segment that large. Returns 1 if memory was released,
+/// else 0. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_trim(pad: usize) -> c_int {
+    api::trim(pad)
+}
+
+/// The heap's figures in `mallinfo` form (ten `size_t` fields, newlib's
+/// layout): `arena` bytes in segments, `ordblks` free blocks, `smblks`
+/// slabs, `hblks`/`hblkhd` large blocks and their bytes, `usmblks` peak
+/// reserved bytes, `fsmblks` bytes in slabs, `uordblks` bytes in use,
+/// `fordblks` free bytes in segments, `keepcost` bytes a trim could release.
+/// Thread-safe, O(1).
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_mallinfo() -> MallInfo {
+    api::mallinfo()
+}
+
+/// Limits the bytes vitalloc may hold from the system (0: no limit beyond
+/// the system's own). Allocations that would exceed it fail with ENOMEM.
+/// Memory already held is not released. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_set_limit(bytes: usize) {
+    api::set_limit(bytes)
+}
+
+/// Installs `hook` (NULL removes it): called with the one-line message when
+/// vitalloc detects a misuse it cannot survive, before the program is
+/// aborted (on the Vita, a chance to show the message on screen or write it
+/// to a file). The hook must not call vitalloc. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_set_error_hook(hook: ErrorHook) {
+    crate::report::set_hook(hook)
+}
