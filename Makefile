@@ -6,12 +6,15 @@ CARGO ?= cargo
 DIST := dist
 HOST := $(DIST)/host
 HOST_TARGET := target/c-host/release
+VITA := $(DIST)/vita
+VITA_TRIPLE := armv7-sony-vita-newlibeabihf
+VITA_TARGET := target/c-vita/$(VITA_TRIPLE)/release
 EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
-.PHONY: all deps host header check-header test test-rust test-c test-preload lint bench clean
+.PHONY: all deps host vita header check-header test test-rust test-c test-preload lint bench clean
 
-all: deps host
+all: deps host vita
 
 deps:
 	@tools/ensure-deps.sh
@@ -37,6 +40,27 @@ $(HOST)/include/vitalloc.h: include/vitalloc.h
 	@mkdir -p $(@D)
 	cp $< $@
 
+# ---- Vita C library ----------------------------------------------------------
+
+vita: $(VITA)/lib/libvitalloc.a $(VITA)/include/vitalloc.h
+
+# Tier-3 target: nightly builds `core` from source. One codegen unit and LTO
+# (release profile) put every export in one object, so any one of them pulls
+# in all the others (DESIGN.md §1).
+$(VITA_TARGET)/libvitalloc.a: $(SOURCES)
+	$(CARGO) +nightly rustc -Zbuild-std=core --target $(VITA_TRIPLE) --release --lib \
+		--features c-library --crate-type staticlib --target-dir target/c-vita
+
+$(VITA)/lib/libvitalloc.a: $(VITA_TARGET)/libvitalloc.a $(EXPORTS) src/ffi/exports-vita.txt
+	@mkdir -p $(@D)
+	@# compiler_builtins' weak memcpy, __aeabi_*, sqrt... would otherwise
+	@# replace libgcc/libm/libc's in the whole program (DESIGN.md §6).
+	arm-none-eabi-objcopy --keep-global-symbols=$(EXPORTS) --keep-global-symbols=src/ffi/exports-vita.txt $< $@
+
+$(VITA)/include/vitalloc.h: include/vitalloc.h
+	@mkdir -p $(@D)
+	cp $< $@
+
 # Regenerates the committed header from the Rust sources.
 header:
 	cbindgen -q --config cbindgen.toml --crate vitalloc --output include/vitalloc.h
@@ -53,6 +77,7 @@ test: all lint check-header test-rust test-c test-preload
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features c-api -- -D warnings
 	$(CARGO) clippy --features c-library --lib -- -D warnings
 
 test-rust:

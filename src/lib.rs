@@ -5,11 +5,15 @@
 //! [`Allocator`], which implements [`core::alloc::GlobalAlloc`]; `ffi`
 //! exports the C malloc family when built as the C library.
 #![no_std]
+// The Vita build is nightly-only anyway (tier 3, build-std): it reads a
+// program's optional `_newlib_heap_size_user` through a weak reference.
+#![cfg_attr(target_os = "vita", feature(linkage))]
 #![cfg_attr(not(test), warn(missing_docs))]
 
 #[cfg(test)]
 extern crate std;
 
+#[cfg(feature = "c-api")]
 pub mod ffi;
 mod global;
 pub mod heap;

@@ -41,6 +41,12 @@ impl Line {
     }
 }
 
+impl Default for Line {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Write for Line {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let room = self.buf.len() - 1 - self.len;

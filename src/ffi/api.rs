@@ -1,6 +1,9 @@
 //! One implementation of each C entry point, shared by the standard names,
 //! newlib's `_r` names and the `vitalloc_*` names. `Errno` says where a
 //! failure's errno goes: the thread's `errno`, or a `struct _reent`.
+// Some entry points exist only under their standard names (feature
+// `c-library`); without it they are unused.
+#![cfg_attr(not(feature = "c-library"), allow(dead_code))]
 
 use super::HEAP;
 use crate::heap::config::{MIN_ALIGN, PAGE_SIZE};

@@ -14,6 +14,8 @@ pub mod prefixed;
 mod runtime;
 #[cfg(feature = "c-library")]
 mod standard;
+#[cfg(all(feature = "c-library", target_os = "vita"))]
+mod vita_heap;
 
 use crate::Allocator;
 
@@ -23,6 +25,15 @@ mod platform {
     pub type Lock = crate::sync::FutexLock;
     pub const fn source() -> Source {
         crate::source::MmapSource::new()
+    }
+}
+
+#[cfg(target_os = "vita")]
+mod platform {
+    pub type Source = crate::source::VitaSource;
+    pub type Lock = crate::sync::LwMutexLock;
+    pub const fn source() -> Source {
+        crate::source::VitaSource::new()
     }
 }
 

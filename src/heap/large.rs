@@ -14,7 +14,7 @@ use super::config::{MIN_ALIGN, PAGE_SIZE};
 use super::tlsf::{BlockHdr, HDR, LARGE};
 use crate::source::Block;
 
-const MAGIC: usize = 0x7a11_0c_1a_usize.wrapping_mul(0x9e37_79b9);
+const MAGIC: usize = 0x7a11_0c1a_usize.wrapping_mul(0x9e37_79b9);
 
 /// Bookkeeping at the start of a large block.
 #[repr(C)]
@@ -27,10 +27,14 @@ pub struct LargeHdr {
     magic: usize,
 }
 
+/// Bytes from a block's (page-aligned) base to the first MIN_ALIGN-aligned
+/// user pointer: the header, padding, and the BlockHdr.
+const FRONT: usize = (size_of::<LargeHdr>() + HDR).next_multiple_of(MIN_ALIGN);
+
 /// Bytes to ask the source for to serve `size` bytes aligned to `align`
 /// (before rounding to granularity), or `None` on overflow.
 pub fn block_bytes(size: usize, align: usize) -> Option<usize> {
-    let front = size_of::<LargeHdr>() + HDR;
+    let front = FRONT;
     let slack = if align > MIN_ALIGN { align } else { 0 };
     size.checked_add(front)?.checked_add(slack)
 }
@@ -45,7 +49,7 @@ impl LargeHdr {
     pub unsafe fn init(block: Block, align: usize) -> *mut LargeHdr {
         let base = block.base.as_ptr();
         let align = align.max(MIN_ALIGN);
-        let first = base as usize + size_of::<LargeHdr>() + HDR;
+        let first = base as usize + FRONT;
         let user = ((first + align - 1) & !(align - 1)) as *mut u8;
         let l = base.cast::<LargeHdr>();
         // SAFETY: the header and the BlockHdr lie in the block, before `user`.

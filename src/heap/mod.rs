@@ -294,7 +294,7 @@ impl<S: BlockSource> Heap<S> {
                     self.note_free((*b).size() - HDR);
                     self.free_medium(b);
                     if self.stats.allocations == 0 {
-                        self.release_empty_slabs();
+                        self.heap_emptied();
                     }
                     Ok(())
                 }
@@ -302,7 +302,7 @@ impl<S: BlockSource> Heap<S> {
                     self.note_free((*l).usable());
                     self.free_large(l);
                     if self.stats.allocations == 0 {
-                        self.release_empty_slabs();
+                        self.heap_emptied();
                     }
                     Ok(())
                 }
@@ -333,9 +333,7 @@ impl<S: BlockSource> Heap<S> {
                 if !((*slab).next.is_null() && (*slab).prev.is_null()) {
                     self.release_slab(slab);
                 } else if self.stats.allocations == 0 {
-                    // The last allocation is gone: kept empty slabs must not
-                    // pin segments.
-                    self.release_empty_slabs();
+                    self.heap_emptied();
                 }
                 // Otherwise the class's last slab is kept even when empty, so
                 // a program allocating and freeing one object does not create
@@ -509,6 +507,18 @@ impl<S: BlockSource> Heap<S> {
         self.stats.slabs += 1;
         self.stats.slab_bytes += pages * PAGE_SIZE;
         Some(slab)
+    }
+
+    /// The last allocation is gone. Kept empty slabs must not pin segments
+    /// that could go back to the source; with one segment left there is
+    /// nothing to give back, and tearing the slabs down would only make a
+    /// program that allocates and frees one object at a time rebuild them
+    /// on every call.
+    #[cold]
+    fn heap_emptied(&mut self) {
+        if self.stats.segments > 1 {
+            self.release_empty_slabs();
+        }
     }
 
     /// Releases the empty slabs kept as each class's last one. O(classes).

@@ -319,9 +319,9 @@ mod tests {
 
     #[test]
     fn slab_sizes_are_sane() {
-        for c in 0..CLASS_COUNT {
+        for (c, &size) in CLASS_SIZE.iter().enumerate() {
             let pages = class_pages(c);
-            let cap = (pages * PAGE_SIZE - OBJ_OFFSET) / CLASS_SIZE[c] as usize;
+            let cap = (pages * PAGE_SIZE - OBJ_OFFSET) / size as usize;
             assert!((1..=SLAB_MAX_PAGES).contains(&pages));
             assert!(cap >= 8, "class {c} holds only {cap}");
         }

@@ -24,7 +24,13 @@ fn holds(p: *mut u8, n: usize, v: u8) -> bool {
 fn every_size_class_and_tier_allocates_aligned_and_usable() {
     let mut h = heap();
     let mut live = Vec::new();
-    for size in (0..=3 * SMALL_MAX).chain([4096, 65536, 300_000, LARGE_THRESHOLD, 3 << 20]) {
+    // Sizes around every rounding step of each tier: class edges, TLSF
+    // list edges, and page edges of large blocks.
+    let large_edges = (0..256).map(|k| LARGE_THRESHOLD + 3 * PAGE_SIZE - 128 + k);
+    for size in (0..=3 * SMALL_MAX)
+        .chain([4096, 65536, 300_000, 3 << 20])
+        .chain(large_edges)
+    {
         let p = h.malloc(size);
         assert!(!p.is_null(), "malloc({size})");
         assert_eq!(p as usize % MIN_ALIGN, 0);
@@ -282,13 +288,13 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     /// Random sequences against a shadow model of the live blocks: no
     /// overlap, contents preserved, alignment and usable size honoured,
     /// statistics consistent, `check` clean after every step.
     #[test]
-    fn random_operations_match_the_model(ops in proptest::collection::vec(op(), 1..120)) {
+    fn random_operations_match_the_model(ops in proptest::collection::vec(op(), 1..600)) {
         let mut h = heap();
         // (pointer, requested size, fill byte)
         let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
@@ -323,7 +329,7 @@ proptest! {
                 }
                 _ => {}
             }
-            h.check().map_err(|e| TestCaseError::fail(e))?;
+            h.check().map_err(TestCaseError::fail)?;
             let mut spans: Vec<(usize, usize)> = live.iter()
                 .map(|&(p, _, _)| (p as usize, p as usize + unsafe { h.usable_size(p) }.unwrap()))
                 .collect();
@@ -340,7 +346,7 @@ proptest! {
             prop_assert!(holds(p, s, v));
             unsafe { h.free(p) }.unwrap();
         }
-        h.check().map_err(|e| TestCaseError::fail(e))?;
+        h.check().map_err(TestCaseError::fail)?;
         prop_assert_eq!(h.stats().in_use, 0);
     }
 }

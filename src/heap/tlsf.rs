@@ -412,7 +412,7 @@ impl Tlsf {
             }
             for s in 0..SL_COUNT {
                 let mut b = self.heads[f][s];
-                if ((self.sl_bitmap[f] >> s) & 1 != 0) != !b.is_null() {
+                if ((self.sl_bitmap[f] >> s) & 1 != 0) == b.is_null() {
                     return Err("tlsf: second-level bitmap disagrees with a list");
                 }
                 let mut prev: *mut FreeBlock = ptr::null_mut();

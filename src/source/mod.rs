@@ -8,10 +8,14 @@
 pub mod arena;
 #[cfg(all(unix, not(target_os = "vita")))]
 pub mod mmap;
+#[cfg(target_os = "vita")]
+pub mod vita;
 
 pub use arena::ArenaSource;
 #[cfg(all(unix, not(target_os = "vita")))]
 pub use mmap::MmapSource;
+#[cfg(target_os = "vita")]
+pub use vita::VitaSource;
 
 use core::ptr::NonNull;
 

@@ -9,10 +9,14 @@
 #[cfg(target_os = "linux")]
 mod futex;
 mod spin;
+#[cfg(target_os = "vita")]
+mod vita;
 
 #[cfg(target_os = "linux")]
 pub use futex::FutexLock;
 pub use spin::SpinLock;
+#[cfg(target_os = "vita")]
+pub use vita::LwMutexLock;
 
 /// A mutual-exclusion lock with no data of its own.
 ///
@@ -35,5 +39,8 @@ pub unsafe trait RawLock {
 #[cfg(target_os = "linux")]
 pub type DefaultLock = FutexLock;
 /// The lock [`crate::Allocator`] uses on this platform by default.
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "vita")]
+pub type DefaultLock = LwMutexLock;
+/// The lock [`crate::Allocator`] uses on this platform by default.
+#[cfg(not(any(target_os = "linux", target_os = "vita")))]
 pub type DefaultLock = SpinLock;

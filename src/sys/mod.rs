@@ -1,6 +1,11 @@
 //! The few C-library services vitalloc needs besides memory: writing a line
 //! to stderr, ending the program, and `errno`. Each platform's version lives
 //! here and nowhere else. Nothing here may allocate.
+// errno is only set by the C API (feature `c-api`).
+#![cfg_attr(not(feature = "c-api"), allow(dead_code))]
+
+#[cfg(target_os = "vita")]
+pub mod vita;
 
 #[cfg(all(unix, not(target_os = "vita")))]
 mod imp {
@@ -23,22 +28,24 @@ mod imp {
 
 #[cfg(target_os = "vita")]
 mod imp {
-    unsafe extern "C" {
-        fn write(fd: i32, buf: *const u8, n: usize) -> isize;
-        fn abort() -> !;
-        fn __errno() -> *mut i32;
+    mod newlib {
+        unsafe extern "C" {
+            pub fn write(fd: i32, buf: *const u8, n: usize) -> isize;
+            pub fn abort() -> !;
+            pub fn __errno() -> *mut i32;
+        }
     }
     pub fn write_stderr(msg: &[u8]) {
         // SAFETY: newlib's write with a valid buffer.
-        unsafe { write(2, msg.as_ptr(), msg.len()) };
+        unsafe { newlib::write(2, msg.as_ptr(), msg.len()) };
     }
     pub fn abort(_msg: &[u8]) -> ! {
         // SAFETY: newlib's abort has no preconditions.
-        unsafe { abort() }
+        unsafe { newlib::abort() }
     }
     pub fn set_errno(e: i32) {
         // SAFETY: newlib's __errno returns the current reent's errno.
-        unsafe { *__errno() = e };
+        unsafe { *newlib::__errno() = e };
     }
     pub const ENOMEM: i32 = 12;
     pub const EINVAL: i32 = 22;

@@ -1,0 +1,221 @@
+/*
+ * test_misuse -- one misuse per program (chosen at compile time with
+ * -DVT_SCENARIO=<name>): vitalloc must end the program with one line on
+ * stderr naming the call and the address, e.g.
+ *     vitalloc: free(0x55d0c0a3b2c0): double free (...); aborting
+ *
+ * Before the misuse the program prints `VT_ADDR=0x...` (the pointer it is
+ * about to pass) on stdout; check_abort.cmake runs it and checks that it
+ * did not exit normally, that stderr has exactly one `vitalloc:` line, and
+ * that this line names the expected call and that very address. If the
+ * misuse goes unnoticed the program prints "NOT DETECTED" and exits 0,
+ * which fails the test.
+ *
+ * Scenario `hook_double_free` also installs vitalloc_set_error_hook: the
+ * hook writes `VT_HOOK:<message>` to stdout with write(2) (it must not call
+ * vitalloc, so no stdio), and the checker wants the very same message
+ * there.
+ */
+#include <unistd.h>
+
+#include "vt_test.h"
+
+#ifndef VT_SCENARIO
+#error "compile with -DVT_SCENARIO=<scenario name>"
+#endif
+
+#define VT_CAT_(a, b) a##b
+#define VT_CAT(a, b) VT_CAT_(a, b)
+#define SCENARIO(name) static __attribute__((unused)) void VT_CAT(scenario_, name)(void)
+
+static struct _reent reent;
+static char global_buf[256];
+static void *volatile sink; /* results of calls that must not return */
+
+static void announce(const void *p)
+{
+	printf("VT_ADDR=0x%lx\n", (unsigned long)(uintptr_t)p);
+	fflush(stdout);
+}
+
+/* Allocates, fills, announces and frees once: the next free is double. */
+static void *freed_block(size_t n)
+{
+	unsigned char *p = malloc(n);
+	if (!p) {
+		printf("malloc(%lu) failed\n", (unsigned long)n);
+		exit(3);
+	}
+	memset(p, 0x11, n);
+	announce(p);
+	free(p);
+	return vt_ptr(p);
+}
+
+static void *live_block(size_t n)
+{
+	unsigned char *p = malloc(n);
+	if (!p) {
+		printf("malloc(%lu) failed\n", (unsigned long)n);
+		exit(3);
+	}
+	memset(p, 0, n); /* zeros: an interior pointer finds no valid header */
+	return p;
+}
+
+static void *stack_pointer(void)
+{
+	static volatile char *keep;
+	char buf[64];
+	buf[0] = 1;
+	keep = buf;
+	(void)keep;
+	return vt_ptr(buf);
+}
+
+/* ---- double frees ---- */
+SCENARIO(free_double_small) { free(freed_block(16)); }
+SCENARIO(free_double_medium) { free(freed_block(5000)); }
+SCENARIO(free_double_large) { free(freed_block(4 * VT_MIB)); }
+SCENARIO(cfree_double) { cfree(freed_block(100)); }
+SCENARIO(free_r_double) { _free_r(&reent, freed_block(48)); }
+SCENARIO(vitalloc_free_double) { vitalloc_free(freed_block(5000)); }
+SCENARIO(realloc_double) { sink = realloc(freed_block(5000), 10); }
+
+/* ---- pointers vitalloc never returned ---- */
+SCENARIO(free_stack)
+{
+	void *p = stack_pointer();
+	announce(p);
+	free(p);
+}
+SCENARIO(free_global)
+{
+	void *p = vt_ptr(global_buf);
+	announce(p);
+	free(p);
+}
+SCENARIO(free_interior_small)
+{
+	unsigned char *p = live_block(200);
+	announce(p + 16);
+	free(vt_ptr(p + 16));
+}
+SCENARIO(free_interior_medium)
+{
+	unsigned char *p = live_block(5000);
+	announce(p + 16);
+	free(vt_ptr(p + 16));
+}
+SCENARIO(free_interior_large)
+{
+	unsigned char *p = live_block(4 * VT_MIB);
+	announce(p + 16);
+	free(vt_ptr(p + 16));
+}
+SCENARIO(realloc_stack)
+{
+	void *p = stack_pointer();
+	announce(p);
+	sink = realloc(p, 100);
+}
+SCENARIO(realloc_global)
+{
+	void *p = vt_ptr(global_buf + 32);
+	announce(p);
+	sink = realloc(p, 100);
+}
+SCENARIO(realloc_interior)
+{
+	unsigned char *p = live_block(3000);
+	announce(p + 16);
+	sink = realloc(vt_ptr(p + 16), 6000);
+}
+SCENARIO(realloc_r_foreign)
+{
+	void *p = vt_ptr(global_buf);
+	announce(p);
+	sink = _realloc_r(&reent, p, 100);
+}
+SCENARIO(vitalloc_realloc_foreign)
+{
+	void *p = stack_pointer();
+	announce(p);
+	sink = vitalloc_realloc(p, 100);
+}
+SCENARIO(reallocf_foreign)
+{
+	void *p = vt_ptr(global_buf);
+	announce(p);
+	sink = reallocf(p, 100);
+}
+SCENARIO(reallocf_r_foreign)
+{
+	void *p = vt_ptr(global_buf);
+	announce(p);
+	sink = _reallocf_r(&reent, p, 100);
+}
+SCENARIO(vitalloc_free_foreign)
+{
+	void *p = vt_ptr(global_buf + 64);
+	announce(p);
+	vitalloc_free(p);
+}
+SCENARIO(usable_size_foreign)
+{
+	void *p = vt_ptr(global_buf);
+	announce(p);
+	printf("%lu\n", (unsigned long)malloc_usable_size(p));
+}
+SCENARIO(usable_size_r_foreign)
+{
+	void *p = stack_pointer();
+	announce(p);
+	printf("%lu\n", (unsigned long)_malloc_usable_size_r(&reent, p));
+}
+SCENARIO(vitalloc_usable_size_foreign)
+{
+	unsigned char *p = live_block(5000);
+	announce(p + 16);
+	printf("%lu\n", (unsigned long)vitalloc_usable_size(vt_ptr(p + 16)));
+}
+
+/* ---- the error hook ---- */
+static void hook(const char *message)
+{
+	static const char tag[] = "VT_HOOK:";
+	size_t n = 0;
+	while (message[n])
+		n++;
+	(void)!write(1, tag, sizeof tag - 1);
+	(void)!write(1, message, n);
+	if (n == 0 || message[n - 1] != '\n')
+		(void)!write(1, "\n", 1);
+}
+
+SCENARIO(hook_double_free)
+{
+	vitalloc_set_error_hook(hook);
+	free(freed_block(40));
+}
+
+SCENARIO(hook_removed)
+{
+	/* Installing then removing the hook: the program still ends with the
+	   message on stderr, and the hook is not called. */
+	vitalloc_set_error_hook(hook);
+	vitalloc_set_error_hook(NULL);
+	free(freed_block(5000));
+}
+
+int main(void)
+{
+	/* Warm stdio up: later printf calls must not allocate (a block they
+	   allocated could reuse the one freed just before the misuse). */
+	printf("test_misuse: scenario %s\n", VT_STR(VT_SCENARIO));
+	fflush(stdout);
+	VT_CAT(scenario_, VT_SCENARIO)();
+	printf("NOT DETECTED: the misuse did not end the program\n");
+	fflush(stdout);
+	return 0;
+}

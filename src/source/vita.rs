@@ -1,0 +1,136 @@
+//! The Vita source: memblocks from `sceKernelAllocMemBlock` (USER_RW by
+//! default), given back with `sceKernelFreeMemBlock`.
+//!
+//! Sizes are multiples of the memory type's granularity; over-aligned
+//! requests use the kernel's alignment option. Every negative return is a
+//! failure value, never a panic. Nothing here allocates or keeps state
+//! beyond the memory type and an optional observer.
+
+use super::{Block, BlockKind, BlockSource, SourceError};
+use crate::sys::vita::*;
+use core::ffi::{CStr, c_void};
+use core::ptr::{self, NonNull};
+
+/// `SCE_KERNEL_ERROR_UID_MAX_OPEN`: the process holds too many kernel objects.
+const UID_MAX_OPEN: i32 = 0x8002_450C_u32 as i32;
+
+/// Memblocks of one memory type.
+#[derive(Debug)]
+pub struct VitaSource {
+    mem_type: SceUInt32,
+}
+
+impl VitaSource {
+    /// Main memory, cached, read-write (`SCE_KERNEL_MEMBLOCK_TYPE_USER_RW`).
+    pub const fn new() -> Self {
+        VitaSource {
+            mem_type: SCE_KERNEL_MEMBLOCK_TYPE_USER_RW,
+        }
+    }
+
+    /// Memblocks of another type (one of the `SCE_KERNEL_MEMBLOCK_TYPE_*`).
+    pub const fn with_type(mem_type: u32) -> Self {
+        VitaSource { mem_type }
+    }
+
+    /// The memory type blocks are allocated with.
+    pub fn mem_type(&self) -> u32 {
+        self.mem_type
+    }
+}
+
+impl Default for VitaSource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn block_name(kind: BlockKind) -> &'static CStr {
+    match kind {
+        BlockKind::Segment => c"vitalloc_segment",
+        BlockKind::Large => c"vitalloc_large",
+        BlockKind::Meta => c"vitalloc_meta",
+    }
+}
+
+// SAFETY: the kernel returns fresh, mapped, non-overlapping blocks of the
+// requested size and alignment that stay valid until freed.
+unsafe impl BlockSource for VitaSource {
+    fn granularity(&self) -> usize {
+        match self.mem_type {
+            SCE_KERNEL_MEMBLOCK_TYPE_USER_CDRAM_RW => 256 << 10,
+            SCE_KERNEL_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_RW
+            | SCE_KERNEL_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_NC_RW => 1 << 20,
+            _ => 4 << 10,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "vita memblock"
+    }
+
+    fn acquire(
+        &mut self,
+        size: usize,
+        align: usize,
+        kind: BlockKind,
+    ) -> Result<Block, SourceError> {
+        let gran = self.granularity();
+        if size == 0 || size % gran != 0 || size > u32::MAX as usize || !align.is_power_of_two() {
+            return Err(SourceError::Unsupported);
+        }
+        let mut opt = SceKernelAllocMemBlockOpt {
+            size: size_of::<SceKernelAllocMemBlockOpt>() as SceSize,
+            attr: SCE_KERNEL_ALLOC_MEMBLOCK_ATTR_HAS_ALIGNMENT,
+            alignment: align as SceSize,
+            uidBaseBlock: 0,
+            strBaseBlockName: ptr::null(),
+            flags: 0,
+            reserved: [0; 10],
+        };
+        // Blocks are 4 KiB-aligned (the type's granularity for larger
+        // types) without asking; only stronger alignment needs the option.
+        let opt_ptr = if align > gran.min(4 << 10) {
+            &mut opt as *mut _
+        } else {
+            ptr::null_mut()
+        };
+        // SAFETY: a valid NUL-terminated name, a valid type, a size that is a
+        // multiple of the type's granularity, and a valid (or null) option.
+        let uid = unsafe {
+            sceKernelAllocMemBlock(
+                block_name(kind).as_ptr(),
+                self.mem_type,
+                size as SceSize,
+                opt_ptr,
+            )
+        };
+        if uid < 0 {
+            return Err(if uid == UID_MAX_OPEN {
+                SourceError::TooManyBlocks(uid)
+            } else {
+                SourceError::Exhausted(uid)
+            });
+        }
+        let mut base: *mut c_void = ptr::null_mut();
+        // SAFETY: `uid` is the block just allocated; `base` is writable.
+        let r = unsafe { sceKernelGetMemBlockBase(uid, &mut base) };
+        match NonNull::new(base.cast::<u8>()) {
+            Some(base) if r >= 0 => Ok(Block {
+                base,
+                size,
+                handle: uid as usize,
+            }),
+            _ => {
+                // SAFETY: the block is ours and unused.
+                unsafe { sceKernelFreeMemBlock(uid) };
+                Err(SourceError::Exhausted(r))
+            }
+        }
+    }
+
+    unsafe fn release(&mut self, block: Block) {
+        // SAFETY: `handle` is the uid of a block this source allocated.
+        unsafe { sceKernelFreeMemBlock(block.handle as SceUID) };
+    }
+}

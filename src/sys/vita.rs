@@ -1,0 +1,82 @@
+//! Bindings to the Vita kernel calls vitalloc uses (DESIGN.md §2), declared
+//! here with vita-headers' types (`psp2/kernel/sysmem.h`,
+//! `psp2/kernel/threadmgr/lw_mutex.h`). No stub library is linked: VitaSDK's
+//! default link line brings `SceSysmem_stub` and `SceLibKernel_stub`.
+//! Nothing but these declarations and their constants lives here.
+
+#![allow(non_snake_case, non_camel_case_types, dead_code)]
+
+use core::ffi::{c_char, c_int, c_uint, c_void};
+
+pub type SceUID = c_int;
+pub type SceSize = c_uint;
+pub type SceUInt32 = c_uint;
+
+/// `SceKernelAllocMemBlockOpt` (0x14 bytes of fields; the kernel reads
+/// `size` to know how much of it is there).
+#[repr(C)]
+pub struct SceKernelAllocMemBlockOpt {
+    pub size: SceSize,
+    pub attr: SceUInt32,
+    pub alignment: SceSize,
+    pub uidBaseBlock: SceUInt32,
+    pub strBaseBlockName: *const c_char,
+    pub flags: c_int,
+    pub reserved: [c_int; 10],
+}
+const _: () = assert!(size_of::<SceKernelAllocMemBlockOpt>() == 0x40 || usize::BITS != 32);
+
+/// `attr` bit: `alignment` is valid.
+pub const SCE_KERNEL_ALLOC_MEMBLOCK_ATTR_HAS_ALIGNMENT: SceUInt32 = 0x4;
+
+/// `SceKernelFreeMemorySizeInfo`.
+#[repr(C)]
+pub struct SceKernelFreeMemorySizeInfo {
+    pub size: c_int,
+    pub size_user: c_int,
+    pub size_cdram: c_int,
+    pub size_phycont: c_int,
+}
+
+/// `SceKernelLwMutexWork`: 32 bytes, 8-byte aligned, in static memory.
+#[repr(C, align(8))]
+pub struct SceKernelLwMutexWork {
+    pub data: [u64; 4],
+}
+
+/// LwMutex attribute: recursive.
+pub const SCE_KERNEL_MUTEX_ATTR_RECURSIVE: c_uint = 0x02;
+
+pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_RW: SceUInt32 = 0x0C20_D060;
+pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_RW_UNCACHE: SceUInt32 = 0x0C20_8060;
+pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_CDRAM_RW: SceUInt32 = 0x0940_8060;
+pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_RW: SceUInt32 = 0x0C80_D060;
+pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_NC_RW: SceUInt32 = 0x0D80_8060;
+
+unsafe extern "C" {
+    pub fn sceKernelAllocMemBlock(
+        name: *const c_char,
+        type_: SceUInt32,
+        size: SceSize,
+        opt: *mut SceKernelAllocMemBlockOpt,
+    ) -> SceUID;
+    pub fn sceKernelFreeMemBlock(uid: SceUID) -> c_int;
+    pub fn sceKernelGetMemBlockBase(uid: SceUID, base: *mut *mut c_void) -> c_int;
+    pub fn sceKernelFindMemBlockByAddr(addr: *const c_void, size: SceSize) -> SceUID;
+    pub fn sceKernelGetFreeMemorySize(info: *mut SceKernelFreeMemorySizeInfo) -> c_int;
+    pub fn sceKernelCreateLwMutex(
+        work: *mut SceKernelLwMutexWork,
+        name: *const c_char,
+        attr: c_uint,
+        init_count: c_int,
+        opt: *const c_void,
+    ) -> c_int;
+    pub fn sceKernelDeleteLwMutex(work: *mut SceKernelLwMutexWork) -> c_int;
+    pub fn sceKernelLockLwMutex(
+        work: *mut SceKernelLwMutexWork,
+        count: c_int,
+        timeout: *mut c_uint,
+    ) -> c_int;
+    pub fn sceKernelTryLockLwMutex(work: *mut SceKernelLwMutexWork, count: c_int) -> c_int;
+    pub fn sceKernelUnlockLwMutex(work: *mut SceKernelLwMutexWork, count: c_int) -> c_int;
+}
