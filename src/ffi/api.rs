@@ -35,6 +35,15 @@ impl Errno {
     }
 }
 
+/// A request whose size cannot even be computed: ENOMEM, counted as a
+/// failed call like the heap's own failures.
+#[cold]
+fn overflow(e: Errno) -> *mut c_void {
+    HEAP.with(|h| h.count_failure());
+    e.set(sys::ENOMEM);
+    core::ptr::null_mut()
+}
+
 #[inline(always)]
 fn or_enomem(p: *mut u8, e: Errno) -> *mut c_void {
     if p.is_null() {
@@ -66,8 +75,7 @@ pub unsafe fn free(p: *mut c_void, call: &str) {
 
 pub fn calloc(n: usize, size: usize, e: Errno) -> *mut c_void {
     let Some(total) = n.checked_mul(size) else {
-        e.set(sys::ENOMEM);
-        return core::ptr::null_mut();
+        return overflow(e);
     };
     let p = malloc(total, e);
     if !p.is_null() {
@@ -89,12 +97,12 @@ pub unsafe fn realloc(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut
 ///
 /// # Safety
 /// C's `realloc` contract.
-pub unsafe fn reallocf(p: *mut c_void, size: usize, e: Errno) -> *mut c_void {
+pub unsafe fn reallocf(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut c_void {
     // SAFETY: forwarded.
     unsafe {
-        let q = realloc(p, size, e, "reallocf");
+        let q = realloc(p, size, e, call);
         if q.is_null() {
-            free(p, "reallocf");
+            free(p, call);
         }
         q
     }
@@ -131,10 +139,7 @@ pub fn valloc(size: usize, e: Errno) -> *mut c_void {
 pub fn pvalloc(size: usize, e: Errno) -> *mut c_void {
     match size.checked_next_multiple_of(PAGE_SIZE) {
         Some(rounded) => memalign(PAGE_SIZE, rounded.max(PAGE_SIZE), e),
-        None => {
-            e.set(sys::ENOMEM);
-            core::ptr::null_mut()
-        }
+        None => overflow(e),
     }
 }
 

@@ -58,7 +58,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn reallocf(p: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: forwarded.
-    unsafe { api::reallocf(p, size, Errno::Thread) }
+    unsafe { api::reallocf(p, size, Errno::Thread, "reallocf") }
 }
 
 #[unsafe(no_mangle)]
@@ -185,7 +185,7 @@ pub unsafe extern "C" fn _reallocf_r(
     size: usize,
 ) -> *mut c_void {
     // SAFETY: forwarded.
-    unsafe { api::reallocf(p, size, r(reent)) }
+    unsafe { api::reallocf(p, size, r(reent), "_reallocf_r") }
 }
 
 #[unsafe(no_mangle)]

@@ -802,10 +802,10 @@ impl<S: BlockSource> Heap<S> {
     /// # Safety
     /// As for [`free`](Self::free).
     pub unsafe fn realloc(&mut self, p: *mut u8, size: usize) -> Result<*mut u8, Misuse> {
-        self.stats.realloc_calls += 1;
         if p.is_null() {
-            return Ok(self.alloc(size));
+            return Ok(self.malloc(size));
         }
+        self.stats.realloc_calls += 1;
         // SAFETY: `owner` returns live structures; copies stay within the
         // smaller of the two allocations.
         unsafe {
@@ -856,6 +856,12 @@ impl<S: BlockSource> Heap<S> {
             self.dealloc(p)?;
             Ok(q)
         }
+    }
+
+    /// Counts a call that failed for lack of memory before reaching the
+    /// heap (a size that overflows while the caller computes it).
+    pub fn count_failure(&mut self) {
+        self.stats.failed_calls += 1;
     }
 
     fn fail(&mut self) -> *mut u8 {

@@ -20,6 +20,11 @@ impl MmapSource {
 const GRANULARITY: usize = 4096;
 
 fn map(len: usize) -> Option<usize> {
+    // A failed mmap sets errno; the C API sets errno itself where the
+    // standard says so and must otherwise leave it alone (posix_memalign,
+    // and the `_r` functions, which report through their reent).
+    // SAFETY: __errno_location returns the calling thread's errno.
+    let saved = unsafe { *libc::__errno_location() };
     // SAFETY: an anonymous private mapping has no preconditions; failure is
     // reported as MAP_FAILED and checked.
     let p = unsafe {
@@ -32,6 +37,8 @@ fn map(len: usize) -> Option<usize> {
             0,
         )
     };
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
     (p != libc::MAP_FAILED).then_some(p as usize)
 }
 
