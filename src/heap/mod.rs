@@ -286,28 +286,47 @@ impl<S: BlockSource> Heap<S> {
     /// `free` of a non-null pointer, without counting the call.
     #[inline(always)]
     unsafe fn dealloc(&mut self, p: *mut u8) -> Result<(), Misuse> {
-        // SAFETY: `owner` only returns live slabs, blocks and headers.
+        let entry = self.pagemap.get(p as usize);
+        // SAFETY: the page map only names live slabs; the block paths
+        // validate their headers before trusting them.
         unsafe {
-            match self.owner(p)? {
-                Owner::Small(slab) => self.free_small(slab, p),
-                Owner::Medium(b) => {
+            if entry & pagemap::SLAB != 0 {
+                return self.free_small(Self::slab_of(p, entry), p);
+            }
+            self.dealloc_block(p, entry)
+        }
+    }
+
+    /// The slab holding `p`, whose page-map entry is `entry` (`SLAB | i`).
+    #[inline(always)]
+    fn slab_of(p: *mut u8, entry: u8) -> *mut Slab {
+        let page = p as usize & !(PAGE_SIZE - 1);
+        Slab::of_block((page - (entry & !pagemap::SLAB) as usize * PAGE_SIZE) as *mut u8)
+    }
+
+    /// `free` of a medium or large block (or of a pointer that is neither).
+    #[inline(never)]
+    unsafe fn dealloc_block(&mut self, p: *mut u8, entry: u8) -> Result<(), Misuse> {
+        // SAFETY: the validators return live, used blocks only.
+        unsafe {
+            match entry {
+                pagemap::SEGMENT => {
+                    let b = self.medium_owner(p)?;
                     self.note_free((*b).size() - HDR);
                     self.free_medium(b);
-                    if self.stats.allocations == 0 {
-                        self.heap_emptied();
-                    }
-                    Ok(())
                 }
-                Owner::Large(l) => {
+                pagemap::LARGE => {
+                    let l = self.large_owner(p)?;
                     self.note_free((*l).usable());
                     self.free_large(l);
-                    if self.stats.allocations == 0 {
-                        self.heap_emptied();
-                    }
-                    Ok(())
                 }
+                _ => return Err(Misuse::InvalidPointer),
+            }
+            if self.stats.allocations == 0 {
+                self.heap_emptied();
             }
         }
+        Ok(())
     }
 
     #[inline(always)]
@@ -349,30 +368,34 @@ impl<S: BlockSource> Heap<S> {
         let addr = p as usize;
         let entry = self.pagemap.get(addr);
         if entry & pagemap::SLAB != 0 {
-            let page = addr & !(PAGE_SIZE - 1);
-            let block = (page - (entry & !pagemap::SLAB) as usize * PAGE_SIZE) as *mut u8;
-            return Ok(Owner::Small(Slab::of_block(block)));
+            return Ok(Owner::Small(Self::slab_of(p, entry)));
         }
         // SAFETY: the validators only read memory on pages the map marks as
         // the heap's.
         unsafe {
             match entry {
-                pagemap::SEGMENT => self.medium_owner(p),
-                pagemap::LARGE => self.large_owner(p),
+                pagemap::SEGMENT => self.medium_owner(p).map(Owner::Medium),
+                pagemap::LARGE => self.large_owner(p).map(Owner::Large),
                 _ => Err(Misuse::InvalidPointer),
             }
         }
     }
 
-    #[cold]
-    unsafe fn medium_owner(&self, p: *mut u8) -> Result<Owner, Misuse> {
+    /// Validates `p` as a medium block's user pointer (its page is a segment
+    /// page) and returns the block. Reads only memory on pages the map marks
+    /// as the heap's.
+    #[inline]
+    unsafe fn medium_owner(&self, p: *mut u8) -> Result<*mut BlockHdr, Misuse> {
         let b = BlockHdr::of_user(p);
         let addr = b as usize;
-        if addr % MIN_ALIGN != 0 || self.pagemap.get(addr) != pagemap::SEGMENT {
+        let same_page = |a: usize, z: usize| (a ^ z) < PAGE_SIZE;
+        if addr % MIN_ALIGN != 0
+            || (!same_page(addr, p as usize) && self.pagemap.get(addr) != pagemap::SEGMENT)
+        {
             return Err(Misuse::InvalidPointer);
         }
         // SAFETY: `b` is on a segment page (mapped); the successor is only
-        // read once the map says its page is the heap's.
+        // read once its page is known to be the heap's.
         unsafe {
             let size = (*b).size();
             if (*b).flags() & !tlsf::FREE != 0 || size < MIN_BLOCK {
@@ -384,19 +407,24 @@ impl<S: BlockSource> Heap<S> {
                 return Err(Misuse::DoubleFree);
             }
             let next = addr.wrapping_add(size);
-            let next_entry = self.pagemap.get(next);
-            if next < addr || (next_entry != pagemap::SEGMENT && next_entry & pagemap::SLAB == 0) {
+            if next < addr {
                 return Err(Misuse::InvalidPointer);
+            }
+            if !same_page(addr, next) {
+                let e = self.pagemap.get(next);
+                if e != pagemap::SEGMENT && e & pagemap::SLAB == 0 {
+                    return Err(Misuse::InvalidPointer);
+                }
             }
             if (*(next as *mut BlockHdr)).prev_phys != b {
                 return Err(Misuse::InvalidPointer);
             }
         }
-        Ok(Owner::Medium(b))
+        Ok(b)
     }
 
     #[cold]
-    unsafe fn large_owner(&self, p: *mut u8) -> Result<Owner, Misuse> {
+    unsafe fn large_owner(&self, p: *mut u8) -> Result<*mut LargeHdr, Misuse> {
         let h = BlockHdr::of_user(p);
         if (h as usize) % MIN_ALIGN != 0 || self.pagemap.get(h as usize) != pagemap::LARGE {
             return Err(Misuse::InvalidPointer);
@@ -412,7 +440,7 @@ impl<S: BlockSource> Heap<S> {
             {
                 return Err(Misuse::InvalidPointer);
             }
-            Ok(Owner::Large(l))
+            Ok(l)
         }
     }
 

@@ -9,7 +9,8 @@
 //! ```
 //! Nodes come from the block source in [`META_CHUNK`] pieces and are never
 //! given back (at most one leaf per 16 MiB of address space the heap ever
-//! used). The map never allocates from the heap it describes.
+//! used). Absent nodes point at shared all-`NONE` nodes, so a lookup is three
+//! loads and no branch. The map never allocates from the heap it describes.
 
 use super::config::{META_CHUNK, PAGE_SHIFT};
 use crate::source::{BlockKind, BlockSource, SourceError};
@@ -37,11 +38,24 @@ pub const SLAB: u8 = 0x80;
 type Leaf = [u8; LEAF_LEN];
 type Mid = [*mut Leaf; MID_LEN];
 
+/// Stands for every absent leaf; never written.
+static EMPTY_LEAF: Leaf = [NONE; LEAF_LEN];
+/// Stands for every absent mid node; never written.
+static EMPTY_MID: SharedMid = SharedMid([(&raw const EMPTY_LEAF).cast_mut(); MID_LEN]);
+
+#[repr(transparent)]
+struct SharedMid(Mid);
+// SAFETY: the shared empty nodes are never written.
+unsafe impl Sync for SharedMid {}
+
+const EMPTY_MID_PTR: *mut Mid = (&raw const EMPTY_MID).cast::<Mid>().cast_mut();
+const EMPTY_LEAF_PTR: *mut Leaf = (&raw const EMPTY_LEAF).cast_mut();
+
 /// The map itself.
 ///
-/// Invariant: `root[r]` is null or a zeroed-at-creation mid node; each mid
-/// entry is null or a leaf; an entry is `NONE` unless the heap set it for a
-/// page it holds.
+/// Invariant: `root[r]` is `EMPTY_MID` or a mid node of this map; each mid
+/// entry is `EMPTY_LEAF` or a leaf of this map; an entry is `NONE` unless the
+/// heap set it for a page it holds. The shared empty nodes are never written.
 pub struct PageMap {
     root: [*mut Mid; ROOT_LEN],
     /// Bump range for new nodes, inside the last meta block.
@@ -55,7 +69,7 @@ pub struct PageMap {
 impl PageMap {
     pub const fn new() -> Self {
         PageMap {
-            root: [ptr::null_mut(); ROOT_LEN],
+            root: [EMPTY_MID_PTR; ROOT_LEN],
             meta_next: 0,
             meta_end: 0,
             meta_bytes: 0,
@@ -126,12 +140,15 @@ impl PageMap {
         let mut a = addr & !((1usize << (PAGE_SHIFT + LEAF_BITS)) - 1);
         while a <= last {
             let (r, m, _) = Self::split(a).ok_or(SourceError::Unsupported)?;
-            if self.root[r].is_null() {
-                self.root[r] = self.node(src, size_of::<Mid>())? as *mut Mid;
+            if self.root[r] == EMPTY_MID_PTR {
+                let mid = self.node(src, size_of::<Mid>())? as *mut Mid;
+                // SAFETY: a fresh node of this map, sized and aligned for a Mid.
+                unsafe { mid.write([EMPTY_LEAF_PTR; MID_LEN]) };
+                self.root[r] = mid;
             }
-            // SAFETY: root[r] is a live mid node.
+            // SAFETY: root[r] is a mid node of this map (not the shared one).
             let slot = unsafe { &mut (*self.root[r])[m] };
-            if slot.is_null() {
+            if *slot == EMPTY_LEAF_PTR {
                 *slot = self.node(src, size_of::<Leaf>())? as *mut Leaf;
             }
             a += 1 << (PAGE_SHIFT + LEAF_BITS);
@@ -145,8 +162,13 @@ impl PageMap {
     pub fn set(&mut self, addr: usize, pages: usize, value: impl Fn(usize) -> u8) {
         for i in 0..pages {
             let (r, m, l) = Self::split(addr + (i << PAGE_SHIFT)).expect("reserved address");
-            // SAFETY: `reserve` created both nodes for this page.
-            unsafe { (*(*self.root[r])[m])[l] = value(i) };
+            // SAFETY: `reserve` created both nodes for this page, so neither
+            // is a shared empty node.
+            unsafe {
+                let leaf = (*self.root[r])[m];
+                debug_assert!(leaf != EMPTY_LEAF_PTR, "page map set on an unreserved page");
+                (*leaf)[l] = value(i);
+            }
         }
     }
 }

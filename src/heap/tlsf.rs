@@ -238,8 +238,34 @@ impl Tlsf {
         }
     }
 
-    /// A free block of at least `size` bytes, still in its list. O(1).
-    fn find(&self, size: usize) -> Option<*mut BlockHdr> {
+    /// Takes the free block found by [`find`](Self::find) for `size` out of
+    /// its list: it is the list's head, so no mapping is recomputed. O(1).
+    #[inline(always)]
+    fn take(&mut self, size: usize) -> Option<*mut BlockHdr> {
+        let (f, s) = self.find(size)?;
+        let fb = self.heads[f][s];
+        // SAFETY: the head of a non-empty list is a live free block.
+        unsafe {
+            let next = (*fb).next_free;
+            self.heads[f][s] = next;
+            if next.is_null() {
+                self.sl_bitmap[f] &= !(1 << s);
+                if self.sl_bitmap[f] == 0 {
+                    self.fl_bitmap &= !(1 << f);
+                }
+            } else {
+                (*next).prev_free = ptr::null_mut();
+            }
+            self.free_bytes -= (*fb).hdr.size();
+        }
+        self.free_blocks -= 1;
+        Some(fb.cast())
+    }
+
+    /// The list (first, second level) whose head is a free block of at least
+    /// `size` bytes. O(1).
+    #[inline(always)]
+    fn find(&self, size: usize) -> Option<(usize, usize)> {
         let (mut f, s) = mapping(search_size(size)?);
         if f >= FL_COUNT {
             return None;
@@ -253,14 +279,27 @@ impl Tlsf {
             f = fl.trailing_zeros() as usize;
             sl = self.sl_bitmap[f];
         }
-        let b = self.heads[f][sl.trailing_zeros() as usize];
-        debug_assert!(!b.is_null(), "bitmap bit set for an empty list");
-        Some(b.cast())
+        let s = sl.trailing_zeros() as usize;
+        debug_assert!(
+            !self.heads[f][s].is_null(),
+            "bitmap bit set for an empty list"
+        );
+        Some((f, s))
     }
 
     /// Splits the used block `b` after `size` bytes if the rest makes a
-    /// block, and frees the rest.
-    unsafe fn trim_tail(&mut self, b: *mut BlockHdr, size: usize, flags: usize) {
+    /// block, and frees the rest. `next_may_be_free`: the block after `b`
+    /// may be free, so the rest must be merged with it; otherwise (`b` was
+    /// carved from a free block, whose neighbours are never free) the rest
+    /// goes straight into its list.
+    #[inline(always)]
+    unsafe fn trim_tail(
+        &mut self,
+        b: *mut BlockHdr,
+        size: usize,
+        flags: usize,
+        next_may_be_free: bool,
+    ) {
         // SAFETY: `b` is a used region block of at least `size` bytes.
         unsafe {
             let total = (*b).size();
@@ -268,9 +307,14 @@ impl Tlsf {
                 (*b).set(size, flags);
                 let rest = b.byte_add(size);
                 (*rest).prev_phys = b;
-                (*rest).set(total - size, 0);
-                (*BlockHdr::next(rest)).prev_phys = rest;
-                self.free(rest);
+                (*BlockHdr::next_raw(rest, total - size)).prev_phys = rest;
+                if next_may_be_free {
+                    (*rest).set(total - size, 0);
+                    self.free(rest);
+                } else {
+                    (*rest).set(total - size, FREE);
+                    self.insert(rest);
+                }
             } else {
                 (*b).set(total, flags);
             }
@@ -283,13 +327,9 @@ impl Tlsf {
     /// # Safety
     /// The allocator's regions are live.
     pub unsafe fn alloc(&mut self, size: usize, flags: usize) -> Option<*mut BlockHdr> {
-        let b = self.find(size)?;
-        // SAFETY: `b` is a free block of at least `size` bytes.
-        unsafe {
-            self.remove(b);
-            (*b).set((*b).size(), flags);
-            self.trim_tail(b, size, flags);
-        }
+        let b = self.take(size)?;
+        // SAFETY: `b` is a free block of at least `size` bytes, out of its list.
+        unsafe { self.trim_tail(b, size, flags, false) };
         Some(b)
     }
 
@@ -308,11 +348,10 @@ impl Tlsf {
     ) -> Option<*mut BlockHdr> {
         debug_assert!(align.is_power_of_two() && align >= MIN_BLOCK);
         let search = size.checked_add(align)?.checked_add(MIN_BLOCK)?;
-        let f = self.find(search)?;
+        let f = self.take(search)?;
         // SAFETY: `f` is a free block of at least `search` bytes, which holds
         // an aligned block of `size` after a gap of 0 or >= MIN_BLOCK bytes.
         unsafe {
-            self.remove(f);
             let start = f as usize;
             let mut a = ((start + offset + align - 1) & !(align - 1)) - offset;
             if a != start && a - start < MIN_BLOCK {
@@ -328,7 +367,7 @@ impl Tlsf {
                 self.insert(f);
             }
             (*b).set(total - (a - start), flags);
-            self.trim_tail(b, size, flags);
+            self.trim_tail(b, size, flags, false);
             Some(b)
         }
     }
@@ -383,7 +422,7 @@ impl Tlsf {
             let flags = (*b).flags();
             (*b).set(cur + (*next).size(), flags);
             (*BlockHdr::next(b)).prev_phys = b;
-            self.trim_tail(b, size, flags);
+            self.trim_tail(b, size, flags, false);
             true
         }
     }
@@ -397,7 +436,7 @@ impl Tlsf {
         // SAFETY: forwarded.
         unsafe {
             let flags = (*b).flags();
-            self.trim_tail(b, size, flags)
+            self.trim_tail(b, size, flags, true)
         }
     }
 
