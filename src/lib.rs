@@ -20,6 +20,7 @@ pub mod heap;
 pub mod report;
 pub mod source;
 pub mod sync;
+/// cbindgen:ignore
 mod sys;
 
 pub use global::Allocator;

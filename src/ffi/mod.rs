@@ -10,10 +10,13 @@
 
 pub(crate) mod api;
 pub mod prefixed;
+/// cbindgen:ignore
 #[cfg(feature = "c-library")]
 mod runtime;
+/// cbindgen:ignore
 #[cfg(feature = "c-library")]
 mod standard;
+/// cbindgen:ignore
 #[cfg(all(feature = "c-library", target_os = "vita"))]
 mod vita_heap;
 

@@ -3,7 +3,7 @@
 //! standard names are not overridden.
 
 use super::api::{self, Errno};
-use crate::heap::{MallInfo, Stats};
+use crate::heap::{BlockHook, MallInfo, Stats};
 use core::ffi::{c_int, c_void};
 
 // In C, `Stats` is `Stats`, `MallInfo` is `vitalloc_mallinfo_t`
@@ -157,4 +157,40 @@ pub extern "C" fn vitalloc_set_limit(bytes: usize) {
 #[unsafe(no_mangle)]
 pub extern "C" fn vitalloc_set_error_hook(hook: ErrorHook) {
     crate::report::set_hook(hook)
+}
+
+/// Installs `hook` (NULL removes it), called whenever vitalloc obtains a
+/// block from the system (event `VITALLOC_BLOCK_ACQUIRED`, after) or gives
+/// one back (`VITALLOC_BLOCK_RELEASED`, before), with the block's base, size,
+/// memory type, memblock uid and kind (0 segment, 1 large allocation,
+/// 2 metadata) and `user`. On installation it is called at once for every
+/// block already held, so a program can, e.g., map each segment for the GPU
+/// (`sceGxmMapMemory`) whenever it is installed. The hook runs with the heap
+/// locked: it must not allocate or free. Thread-safe.
+///
+/// # Safety
+/// `hook` is NULL or a function with this signature; `user` is whatever it
+/// expects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_set_block_hook(hook: BlockHook, user: *mut c_void) {
+    super::HEAP.with(|h| h.set_block_hook(hook, user))
+}
+
+/// Single-block mode: from the first allocation on, vitalloc holds exactly
+/// one memblock of `size` bytes (rounded up to the memory type's
+/// granularity) and serves every allocation from it, large ones included;
+/// the heap never grows beyond it nor gives it back. This is what vitaGL
+/// and other code expecting newlib's single heap block need. Returns 0, or
+/// -1 if vitalloc already holds memory (then nothing changes). On the Vita
+/// newlib allocates before `main`, so define the symbol instead:
+/// `unsigned int vitalloc_single_block_size = 64 * 1024 * 1024;` (read by
+/// vitalloc at start-up, before any allocation), or link the CMake target
+/// `vitalloc::single_block`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn vitalloc_set_single_block(size: usize) -> c_int {
+    if super::HEAP.with(|h| h.set_single_block(size)) {
+        0
+    } else {
+        -1
+    }
 }

@@ -17,6 +17,10 @@ unsafe extern "C" {
     /// The program's heap size, if it defines one (null address otherwise).
     #[linkage = "extern_weak"]
     static _newlib_heap_size_user: *const c_uint;
+    /// Single-block mode's size, if the program defines it (see
+    /// `vitalloc_set_single_block`).
+    #[linkage = "extern_weak"]
+    static vitalloc_single_block_size: *const c_uint;
 }
 
 /// Called by crt0 before `main` and before C++ constructors: creates the
@@ -28,12 +32,21 @@ pub extern "C" fn _init_vita_heap() {
     // SAFETY: a weak reference: null when the program defines no size,
     // otherwise the address of its `unsigned int`.
     let limit = unsafe { _newlib_heap_size_user.as_ref().map_or(0, |v| *v as usize) };
-    if limit != 0 {
-        HEAP.with(|h| {
+    // SAFETY: as above.
+    let single = unsafe {
+        vitalloc_single_block_size
+            .as_ref()
+            .map_or(0, |v| *v as usize)
+    };
+    HEAP.with(|h| {
+        if limit != 0 {
             let t = h.tunables();
-            h.set_tunables(Tunables { limit, ..t })
-        });
-    }
+            h.set_tunables(Tunables { limit, ..t });
+        }
+        if single != 0 {
+            h.set_single_block(single);
+        }
+    });
 }
 
 /// Called at exit by newlib. The kernel reclaims every memblock of a process

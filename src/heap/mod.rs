@@ -15,12 +15,17 @@
 //! [`Heap::check`]. Errors in the caller's use (double free, foreign pointer)
 //! come back as [`Misuse`]; running out of memory comes back as null.
 
+/// cbindgen:ignore
 mod check;
 pub mod config;
+/// cbindgen:ignore
 mod large;
+/// cbindgen:ignore
 pub(crate) mod pagemap;
+/// cbindgen:ignore
 pub(crate) mod small;
 mod stats;
+/// cbindgen:ignore
 pub(crate) mod tlsf;
 
 #[cfg(test)]
@@ -30,7 +35,7 @@ pub use stats::{MallInfo, Stats};
 
 use crate::source::{Block, BlockKind, BlockSource};
 use config::*;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use large::LargeHdr;
 use small::{CLASS_COUNT, Slab, SmallMisuse};
 use tlsf::{BlockHdr, HDR, MIN_BLOCK, Tlsf};
@@ -55,6 +60,39 @@ impl Misuse {
         }
     }
 }
+
+/// A block the heap obtained from or gives back to its source, as block
+/// hooks see it (`vitalloc_block_info_t` in C).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockInfo {
+    /// First byte of the block.
+    pub base: *mut core::ffi::c_void,
+    /// Bytes in the block.
+    pub size: usize,
+    /// The memory type (`SCE_KERNEL_MEMBLOCK_TYPE_*` on the Vita, 0 on hosts).
+    pub mem_type: u32,
+    /// The memblock's uid on the Vita (0 on hosts).
+    pub uid: i32,
+    /// 0: a segment (small and medium allocations), 1: one large
+    /// allocation, 2: the heap's metadata.
+    pub kind: u32,
+}
+
+/// Block hook event: the heap obtained the block (called after).
+pub const BLOCK_ACQUIRED: core::ffi::c_int = 1;
+/// Block hook event: the heap is about to give the block back (called before).
+pub const BLOCK_RELEASED: core::ffi::c_int = 2;
+
+/// Called with the heap locked whenever it obtains or releases a source
+/// block (`vitalloc_block_hook_t` in C). It must not call the allocator.
+pub type BlockHook = Option<
+    unsafe extern "C" fn(
+        event: core::ffi::c_int,
+        block: *const BlockInfo,
+        user: *mut core::ffi::c_void,
+    ),
+>;
 
 /// Parameters `mallopt` can change.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +162,12 @@ pub struct Heap<S: BlockSource> {
     cookie: usize,
     tunables: Tunables,
     stats: Stats,
+    block_hook: BlockHook,
+    hook_user: *mut core::ffi::c_void,
+    /// Single-block mode: the one block every allocation comes from (see
+    /// [`Heap::set_single_block`]); `single_size` is its requested size.
+    single: Option<Block>,
+    single_size: usize,
     source: S,
 }
 
@@ -168,6 +212,10 @@ impl<S: BlockSource> Heap<S> {
                 realloc_calls: 0,
                 failed_calls: 0,
             },
+            block_hook: None,
+            hook_user: ptr::null_mut(),
+            single: None,
+            single_size: 0,
             source,
         }
     }
@@ -468,8 +516,10 @@ impl<S: BlockSource> Heap<S> {
     }
 
     fn alloc_block(&mut self, size: usize, align: usize) -> *mut u8 {
-        let wants_large = size >= self.tunables.large_threshold
-            || size.saturating_add(align) >= LARGE_THRESHOLD_MAX;
+        // In single-block mode everything comes from the one segment.
+        let wants_large = self.single_size == 0
+            && (size >= self.tunables.large_threshold
+                || size.saturating_add(align) >= LARGE_THRESHOLD_MAX);
         if wants_large {
             return self.alloc_large(size, align);
         }
@@ -611,6 +661,9 @@ impl<S: BlockSource> Heap<S> {
     }
 
     fn add_segment(&mut self, need: usize) -> Option<()> {
+        if self.single_size != 0 {
+            return self.add_single_block();
+        }
         let gran = self.source.granularity().max(PAGE_SIZE);
         let min = need
             .checked_add(SEG_HDR + HDR)?
@@ -629,6 +682,52 @@ impl<S: BlockSource> Heap<S> {
                     None
                 }
             })?;
+        self.install_segment(block);
+        Some(())
+    }
+
+    /// Single-block mode: obtains the one block (its first pages hold the
+    /// page map's nodes, the rest is the only segment). Fails once it exists.
+    #[cold]
+    fn add_single_block(&mut self) -> Option<()> {
+        if self.single.is_some() {
+            return None;
+        }
+        let gran = self.source.granularity().max(PAGE_SIZE);
+        let size = self.single_size.checked_next_multiple_of(gran)?;
+        let block = self
+            .source
+            .acquire(size, PAGE_SIZE, BlockKind::Segment)
+            .ok()?;
+        let base = block.base.as_ptr() as usize;
+        let meta = pagemap::PageMap::nodes_bytes(base, size).next_multiple_of(PAGE_SIZE);
+        if meta + SEGMENT_MIN > size {
+            // SAFETY: the block was just acquired and is unused.
+            unsafe { self.source.release(block) };
+            return None;
+        }
+        self.pagemap.seed(base, meta);
+        if self.pagemap.reserve(&mut self.source, base, size).is_err() {
+            // SAFETY: as above.
+            unsafe { self.source.release(block) };
+            return None;
+        }
+        self.single = Some(block);
+        self.note_acquired(block, BlockKind::Segment);
+        // `reserved` counts the whole block; `check` finds it as the
+        // segment plus the meta bytes `seed` recorded.
+        // SAFETY: `meta < size`, so the rest of the block is non-empty.
+        let rest = unsafe { NonNull::new_unchecked((base + meta) as *mut u8) };
+        self.install_segment(Block {
+            base: rest,
+            size: size - meta,
+            handle: block.handle,
+        });
+        Some(())
+    }
+
+    /// Makes `block` a segment: header, page-map entries, one free block.
+    fn install_segment(&mut self, block: Block) {
         let base = block.base.as_ptr();
         let seg = base.cast::<Segment>();
         self.pagemap
@@ -650,7 +749,83 @@ impl<S: BlockSource> Heap<S> {
         self.segments = seg;
         self.segment_bytes += block.size;
         self.stats.segments += 1;
-        Some(())
+    }
+
+    /// Puts the heap in single-block mode: on first use it obtains one block
+    /// of `size` bytes and serves every allocation from it (large ones
+    /// included); it never obtains another block nor gives that one back.
+    /// For programs (vitaGL) that map the heap's memory for the GPU once.
+    /// Returns false, changing nothing, if the heap already holds memory.
+    pub fn set_single_block(&mut self, size: usize) -> bool {
+        if self.stats.reserved != 0 || size == 0 {
+            return false;
+        }
+        self.single_size = size;
+        true
+    }
+
+    /// Installs `hook` (with `user`, passed back on every call) and calls it
+    /// with [`BLOCK_ACQUIRED`] for every block the heap already holds, so a
+    /// program installing it late still sees them all. O(blocks held).
+    pub fn set_block_hook(&mut self, hook: BlockHook, user: *mut core::ffi::c_void) {
+        self.block_hook = hook;
+        self.hook_user = user;
+        if hook.is_none() {
+            return;
+        }
+        // SAFETY: every list walked holds live structures of this heap.
+        unsafe {
+            let mut c = self.pagemap.chunks;
+            while !c.is_null() {
+                self.notify(BLOCK_ACQUIRED, (*c).block, BlockKind::Meta);
+                c = (*c).next;
+            }
+            if let Some(b) = self.single {
+                self.notify(BLOCK_ACQUIRED, b, BlockKind::Segment);
+            } else {
+                let mut seg = self.segments;
+                while !seg.is_null() {
+                    self.notify(BLOCK_ACQUIRED, (*seg).block, BlockKind::Segment);
+                    seg = (*seg).next;
+                }
+            }
+            let mut l = self.large;
+            while !l.is_null() {
+                self.notify(BLOCK_ACQUIRED, (*l).block, BlockKind::Large);
+                l = (*l).next;
+            }
+        }
+        if let Some(b) = self.spare_large {
+            self.notify(BLOCK_ACQUIRED, b, BlockKind::Large);
+        }
+    }
+
+    fn notify(&self, event: core::ffi::c_int, block: Block, kind: BlockKind) {
+        if let Some(hook) = self.block_hook {
+            let info = BlockInfo {
+                base: block.base.as_ptr().cast(),
+                size: block.size,
+                mem_type: self.source.mem_type(),
+                uid: block.handle as i32,
+                kind: match kind {
+                    BlockKind::Segment => 0,
+                    BlockKind::Large => 1,
+                    BlockKind::Meta => 2,
+                },
+            };
+            // SAFETY: the hook was installed by the program for this purpose.
+            unsafe { hook(event, &info, self.hook_user) };
+        }
+    }
+
+    /// Accounts for (and reports) a block just obtained from the source.
+    fn note_acquired(&mut self, block: Block, kind: BlockKind) {
+        self.stats.reserved += block.size;
+        self.stats.source_blocks += 1;
+        if self.stats.reserved > self.stats.reserved_peak {
+            self.stats.reserved_peak = self.stats.reserved;
+        }
+        self.notify(BLOCK_ACQUIRED, block, kind);
     }
 
     unsafe fn release_segment(&mut self, seg: *mut Segment) {
@@ -675,7 +850,7 @@ impl<S: BlockSource> Heap<S> {
                 .set(block.base.as_ptr() as usize, block.size / PAGE_SIZE, |_| {
                     pagemap::NONE
                 });
-            self.release(block);
+            self.release(block, BlockKind::Segment);
         }
     }
 
@@ -686,27 +861,26 @@ impl<S: BlockSource> Heap<S> {
             return None;
         }
         let block = self.source.acquire(size, PAGE_SIZE, kind).ok()?;
-        let meta_before = self.pagemap.meta_bytes;
         let meta_blocks = self.pagemap.meta_blocks;
         let mapped =
             self.pagemap
                 .reserve(&mut self.source, block.base.as_ptr() as usize, block.size);
-        self.stats.reserved += self.pagemap.meta_bytes - meta_before;
-        self.stats.source_blocks += self.pagemap.meta_blocks - meta_blocks;
+        if self.pagemap.meta_blocks != meta_blocks {
+            // SAFETY: `reserve` obtains at most one meta block, the newest.
+            let chunk = unsafe { (*self.pagemap.chunks).block };
+            self.note_acquired(chunk, BlockKind::Meta);
+        }
         if mapped.is_err() {
             // SAFETY: the block was just acquired and is unused.
             unsafe { self.source.release(block) };
             return None;
         }
-        self.stats.reserved += block.size;
-        self.stats.source_blocks += 1;
-        if self.stats.reserved > self.stats.reserved_peak {
-            self.stats.reserved_peak = self.stats.reserved;
-        }
+        self.note_acquired(block, kind);
         Some(block)
     }
 
-    unsafe fn release(&mut self, block: Block) {
+    unsafe fn release(&mut self, block: Block, kind: BlockKind) {
+        self.notify(BLOCK_RELEASED, block, kind);
         self.stats.reserved -= block.size;
         self.stats.source_blocks -= 1;
         // SAFETY: the caller no longer uses the block.
@@ -734,7 +908,7 @@ impl<S: BlockSource> Heap<S> {
                         return ptr::null_mut();
                     };
                     // SAFETY: the spare is an unused block from the source.
-                    unsafe { self.release(spare) };
+                    unsafe { self.release(spare, BlockKind::Large) };
                     match self.acquire(bytes, BlockKind::Large) {
                         Some(b) => b,
                         None => return ptr::null_mut(),
@@ -780,7 +954,7 @@ impl<S: BlockSource> Heap<S> {
             if self.spare_large.is_none() && block.size <= self.tunables.trim_threshold {
                 self.spare_large = Some(block);
             } else {
-                self.release(block);
+                self.release(block, BlockKind::Large);
             }
         }
     }
@@ -912,14 +1086,18 @@ impl<S: BlockSource> Heap<S> {
         self.release_empty_slabs();
         if let Some(b) = self.spare_large.take() {
             // SAFETY: the spare is unused.
-            unsafe { self.release(b) };
+            unsafe { self.release(b, BlockKind::Large) };
         }
         // Only the spare can be empty: every other segment is given back the
         // moment it empties.
         let spare = self.spare_segment;
         // SAFETY: a non-null spare is a live segment.
         unsafe {
-            if !spare.is_null() && Segment::is_empty(spare) && (*spare).block.size > pad {
+            if self.single.is_none()
+                && !spare.is_null()
+                && Segment::is_empty(spare)
+                && (*spare).block.size > pad
+            {
                 self.release_segment(spare);
             }
         }

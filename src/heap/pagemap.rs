@@ -51,6 +51,15 @@ unsafe impl Sync for SharedMid {}
 const EMPTY_MID_PTR: *mut Mid = (&raw const EMPTY_MID).cast::<Mid>().cast_mut();
 const EMPTY_LEAF_PTR: *mut Leaf = (&raw const EMPTY_LEAF).cast_mut();
 
+/// Header of each meta block: the block and the next (older) one.
+#[repr(C)]
+pub struct MetaChunk {
+    /// The source block this chunk is.
+    pub block: crate::source::Block,
+    /// The previously obtained chunk, or null.
+    pub next: *mut MetaChunk,
+}
+
 /// The map itself.
 ///
 /// Invariant: `root[r]` is `EMPTY_MID` or a mid node of this map; each mid
@@ -61,6 +70,9 @@ pub struct PageMap {
     /// Bump range for new nodes, inside the last meta block.
     meta_next: usize,
     meta_end: usize,
+    /// Meta blocks obtained from the source, newest first (a [`MetaChunk`]
+    /// at the start of each).
+    pub chunks: *mut MetaChunk,
     /// Bytes and blocks obtained from the source for nodes.
     pub meta_bytes: usize,
     pub meta_blocks: usize,
@@ -72,6 +84,7 @@ impl PageMap {
             root: [EMPTY_MID_PTR; ROOT_LEN],
             meta_next: 0,
             meta_end: 0,
+            chunks: ptr::null_mut(),
             meta_bytes: 0,
             meta_blocks: 0,
         }
@@ -109,20 +122,86 @@ impl PageMap {
         unsafe { (*leaf)[l] }
     }
 
-    fn node<S: BlockSource>(&mut self, src: &mut S, bytes: usize) -> Result<*mut u8, SourceError> {
-        if self.meta_end - self.meta_next < bytes {
-            let size = META_CHUNK.max(bytes).next_multiple_of(src.granularity());
-            let block = src.acquire(size, super::config::PAGE_SIZE, BlockKind::Meta)?;
-            self.meta_next = block.base.as_ptr() as usize;
-            self.meta_end = self.meta_next + block.size;
-            self.meta_bytes += block.size;
-            self.meta_blocks += 1;
+    /// Bytes of nodes that mapping `[addr, addr + len)` may need at most.
+    pub fn nodes_bytes(addr: usize, len: usize) -> usize {
+        let last = addr + len - 1;
+        let leaves = (last >> (PAGE_SHIFT + LEAF_BITS)) - (addr >> (PAGE_SHIFT + LEAF_BITS)) + 1;
+        let mids = (last >> (PAGE_SHIFT + LEAF_BITS + MID_BITS))
+            - (addr >> (PAGE_SHIFT + LEAF_BITS + MID_BITS))
+            + 1;
+        leaves * size_of::<Leaf>() + mids * size_of::<Mid>()
+    }
+
+    /// Bytes of nodes still missing to map `[addr, addr + len)`.
+    /// O(len / 16 MiB).
+    fn missing_bytes(&self, addr: usize, len: usize) -> usize {
+        let (mut bytes, mut last_root) = (0, usize::MAX);
+        let mut a = addr & !((1usize << (PAGE_SHIFT + LEAF_BITS)) - 1);
+        while a < addr + len {
+            let Some((r, m, _)) = Self::split(a) else {
+                break;
+            };
+            if self.root[r] == EMPTY_MID_PTR {
+                if r != last_root {
+                    bytes += size_of::<Mid>();
+                }
+                bytes += size_of::<Leaf>();
+            } else {
+                // SAFETY: a non-empty root entry is a mid node of this map.
+                if unsafe { (*self.root[r])[m] } == EMPTY_LEAF_PTR {
+                    bytes += size_of::<Leaf>();
+                }
+            }
+            last_root = r;
+            a += 1 << (PAGE_SHIFT + LEAF_BITS);
         }
+        bytes
+    }
+
+    /// Hands the map `[start, start + len)` (inside a block the heap owns) to
+    /// take nodes from before asking the source (single-block mode).
+    pub fn seed(&mut self, start: usize, len: usize) {
+        self.meta_next = start;
+        self.meta_end = start + len;
+        self.meta_bytes += len;
+    }
+
+    /// Makes room for `bytes` of nodes: a new meta block from the source
+    /// (one per call at most, so the heap can report it).
+    fn ensure_room<S: BlockSource>(
+        &mut self,
+        src: &mut S,
+        bytes: usize,
+    ) -> Result<(), SourceError> {
+        if self.meta_end - self.meta_next >= bytes {
+            return Ok(());
+        }
+        let size =
+            (META_CHUNK.max(bytes + size_of::<MetaChunk>())).next_multiple_of(src.granularity());
+        let block = src.acquire(size, super::config::PAGE_SIZE, BlockKind::Meta)?;
+        let chunk = block.base.as_ptr().cast::<MetaChunk>();
+        // SAFETY: the block is fresh and large enough for its header.
+        unsafe {
+            chunk.write(MetaChunk {
+                block,
+                next: self.chunks,
+            })
+        };
+        self.chunks = chunk;
+        self.meta_next = block.base.as_ptr() as usize + size_of::<MetaChunk>();
+        self.meta_end = block.base.as_ptr() as usize + block.size;
+        self.meta_bytes += block.size;
+        self.meta_blocks += 1;
+        Ok(())
+    }
+
+    fn node(&mut self, bytes: usize) -> *mut u8 {
+        debug_assert!(self.meta_end - self.meta_next >= bytes);
         let p = self.meta_next as *mut u8;
         self.meta_next += bytes;
-        // SAFETY: [p, p + bytes) lies in a meta block nothing else uses.
+        // SAFETY: [p, p + bytes) lies in meta memory nothing else uses.
         unsafe { ptr::write_bytes(p, 0, bytes) };
-        Ok(p)
+        p
     }
 
     /// Makes sure nodes exist for every page in `[addr, addr + len)`, so a
@@ -137,11 +216,12 @@ impl PageMap {
         let (Some(_), Some(_)) = (Self::split(addr), Self::split(last)) else {
             return Err(SourceError::Unsupported);
         };
+        self.ensure_room(src, self.missing_bytes(addr, len))?;
         let mut a = addr & !((1usize << (PAGE_SHIFT + LEAF_BITS)) - 1);
         while a <= last {
             let (r, m, _) = Self::split(a).ok_or(SourceError::Unsupported)?;
             if self.root[r] == EMPTY_MID_PTR {
-                let mid = self.node(src, size_of::<Mid>())? as *mut Mid;
+                let mid = self.node(size_of::<Mid>()) as *mut Mid;
                 // SAFETY: a fresh node of this map, sized and aligned for a Mid.
                 unsafe { mid.write([EMPTY_LEAF_PTR; MID_LEN]) };
                 self.root[r] = mid;
@@ -149,7 +229,7 @@ impl PageMap {
             // SAFETY: root[r] is a mid node of this map (not the shared one).
             let slot = unsafe { &mut (*self.root[r])[m] };
             if *slot == EMPTY_LEAF_PTR {
-                *slot = self.node(src, size_of::<Leaf>())? as *mut Leaf;
+                *slot = self.node(size_of::<Leaf>()) as *mut Leaf;
             }
             a += 1 << (PAGE_SHIFT + LEAF_BITS);
         }

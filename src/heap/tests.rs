@@ -350,3 +350,79 @@ proptest! {
         prop_assert_eq!(h.stats().in_use, 0);
     }
 }
+
+#[test]
+fn single_block_mode_serves_everything_from_one_block() {
+    let mut h = heap();
+    assert!(h.set_single_block(32 << 20));
+    let first = h.malloc(1);
+    let blocks = h.stats().source_blocks;
+    assert_eq!(blocks, 1, "one block, page-map nodes included");
+    let base = first as usize;
+    let mut ptrs = std::vec![first];
+    for size in [16, 5000, 300_000, 2 << 20, 3 << 20] {
+        let p = h.malloc(size);
+        assert!(!p.is_null());
+        ptrs.push(p);
+    }
+    ptrs.push(h.memalign(1 << 20, 100));
+    let s = h.stats();
+    assert_eq!((s.source_blocks, s.large_blocks), (1, 0));
+    for &p in &ptrs {
+        assert!(
+            (p as usize).abs_diff(base) < 32 << 20,
+            "every allocation lies in the block"
+        );
+    }
+    assert!(h.malloc(40 << 20).is_null(), "the block never grows");
+    h.check().unwrap();
+    for p in ptrs {
+        unsafe { h.free(p) }.unwrap();
+    }
+    h.trim(0);
+    assert_eq!(h.stats().source_blocks, 1, "the block is never given back");
+    assert!(
+        !h.malloc(20 << 20).is_null(),
+        "the whole block is usable again"
+    );
+    h.check().unwrap();
+    assert!(!h.set_single_block(1 << 20), "too late once memory is held");
+}
+
+#[test]
+fn block_hook_sees_every_block_obtained_and_released() {
+    use core::ffi::c_void;
+    #[derive(Default)]
+    struct Seen {
+        live: std::collections::BTreeMap<usize, usize>,
+        events: usize,
+    }
+    unsafe extern "C" fn hook(event: core::ffi::c_int, b: *const BlockInfo, user: *mut c_void) {
+        let seen = unsafe { &mut *(user as *mut Seen) };
+        let b = unsafe { &*b };
+        seen.events += 1;
+        match event {
+            BLOCK_ACQUIRED => assert!(seen.live.insert(b.base as usize, b.size).is_none()),
+            BLOCK_RELEASED => assert_eq!(seen.live.remove(&(b.base as usize)), Some(b.size)),
+            _ => panic!("unknown event {event}"),
+        }
+    }
+    let mut h = heap();
+    let early = h.malloc(100); // before the hook: replayed when it is set
+    let mut seen = Box::new(Seen::default());
+    h.set_block_hook(Some(hook), &mut *seen as *mut Seen as *mut c_void);
+    assert_eq!(seen.live.len(), h.stats().source_blocks);
+    let mut ptrs: Vec<_> = (0..300).map(|i| h.malloc(1000 + i * 3000)).collect();
+    ptrs.push(h.malloc(5 << 20));
+    assert_eq!(seen.live.len(), h.stats().source_blocks);
+    assert_eq!(seen.live.values().sum::<usize>(), h.stats().reserved);
+    for p in ptrs {
+        unsafe { h.free(p) }.unwrap();
+    }
+    unsafe { h.free(early) }.unwrap();
+    h.trim(0);
+    assert_eq!(seen.live.len(), h.stats().source_blocks);
+    assert_eq!(seen.live.values().sum::<usize>(), h.stats().reserved);
+    assert!(seen.events > 4);
+    h.set_block_hook(None, core::ptr::null_mut());
+}

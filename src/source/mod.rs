@@ -71,6 +71,12 @@ pub unsafe trait BlockSource {
     /// A short name for messages and statistics ("mmap", "vita memblock").
     fn name(&self) -> &'static str;
 
+    /// The platform's memory type of the blocks, for block hooks (the
+    /// memblock type on the Vita; 0 where there is none).
+    fn mem_type(&self) -> u32 {
+        0
+    }
+
     /// Obtains a block of at least `size` bytes (the caller rounds `size` to
     /// [`granularity`](Self::granularity)) whose base is aligned to `align`
     /// (a power of two; the heap never asks for less than its page size).

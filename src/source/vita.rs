@@ -32,11 +32,6 @@ impl VitaSource {
     pub const fn with_type(mem_type: u32) -> Self {
         VitaSource { mem_type }
     }
-
-    /// The memory type blocks are allocated with.
-    pub fn mem_type(&self) -> u32 {
-        self.mem_type
-    }
 }
 
 impl Default for VitaSource {
@@ -67,6 +62,10 @@ unsafe impl BlockSource for VitaSource {
 
     fn name(&self) -> &'static str {
         "vita memblock"
+    }
+
+    fn mem_type(&self) -> u32 {
+        self.mem_type
     }
 
     fn acquire(
