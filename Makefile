@@ -12,7 +12,7 @@ VITA_TARGET := target/c-vita/$(VITA_TRIPLE)/release
 EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
-.PHONY: all deps host vita header check-header test test-rust test-c test-preload lint bench clean
+.PHONY: all deps host vita header check-header test test-rust test-c test-arm test-preload lint bench clean
 
 all: deps host vita
 
@@ -72,7 +72,7 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-test: all lint check-header test-rust test-c test-preload
+test: all lint check-header test-rust test-c test-arm test-preload
 
 lint:
 	$(CARGO) fmt --check
@@ -85,6 +85,11 @@ test-rust:
 
 test-c: host
 	tools/test-c.sh
+
+# The ARM suite: dist/vita/lib/libvitalloc.a linked by arm-none-eabi-gcc with
+# newlib and the simulated Vita kernel, run under qemu-arm.
+test-arm: vita
+	tools/test-arm.sh
 
 test-preload: host
 	tools/test-preload.sh

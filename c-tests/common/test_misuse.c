@@ -39,8 +39,16 @@ static void announce(const void *p)
 }
 
 /* Allocates, fills, announces and frees once: the next free is double. */
+/* A block freed while another block of its size stays live, as in any
+ * program that has other objects of that size class: the slab (or the
+ * segment) stays, so the second free is recognised as a double free. */
 static void *freed_block(size_t n)
 {
+	static void *volatile neighbour[8];
+	static unsigned used;
+	if (used < 8)
+		neighbour[used++] = malloc(n);
+	(void)neighbour;
 	unsigned char *p = malloc(n);
 	if (!p) {
 		printf("malloc(%lu) failed\n", (unsigned long)n);
@@ -75,6 +83,16 @@ static void *stack_pointer(void)
 
 /* ---- double frees ---- */
 SCENARIO(free_double_small) { free(freed_block(16)); }
+/* The last object of a slab: its slab went back to the heap at the first
+ * free, so the second one finds no object there (reported as an invalid
+ * pointer that may have been freed already). */
+SCENARIO(free_double_last_in_slab)
+{
+	unsigned char *p = malloc(200);
+	announce(p);
+	free(p);
+	free(vt_ptr(p));
+}
 SCENARIO(free_double_medium) { free(freed_block(5000)); }
 SCENARIO(free_double_large) { free(freed_block(4 * VT_MIB)); }
 SCENARIO(cfree_double) { cfree(freed_block(100)); }

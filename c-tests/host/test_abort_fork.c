@@ -38,8 +38,13 @@ static void *make(int kind)
 	size_t n = kind == FREED_SMALL ? 16 : kind == FREED_MEDIUM ? 5000 : 4 * VT_MIB;
 	if (kind == GLOBAL)
 		return vt_ptr(global_block);
+	/* A live neighbour of the same size keeps the slab (or segment) in
+	   place, as other objects do in any real program, so a second free
+	   is recognised as a double free. */
+	static void *volatile neighbour;
+	neighbour = malloc(n);
 	unsigned char *p = calloc(1, kind == INTERIOR ? 5000 : n);
-	if (!p)
+	if (!p || !neighbour)
 		_exit(90);
 	if (kind == INTERIOR)
 		return vt_ptr(p + 16);

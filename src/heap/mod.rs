@@ -54,7 +54,7 @@ impl Misuse {
     pub fn describe(self) -> &'static str {
         match self {
             Misuse::InvalidPointer => {
-                "invalid pointer (not allocated by vitalloc, or not the start of a block)"
+                "invalid pointer (not returned by vitalloc, not the start of a block, or already freed)"
             }
             Misuse::DoubleFree => "double free (the block is already free)",
         }
@@ -168,6 +168,13 @@ pub struct Heap<S: BlockSource> {
     /// [`Heap::set_single_block`]); `single_size` is its requested size.
     single: Option<Block>,
     single_size: usize,
+    /// `free_calls` when each class last gave back its last slab.
+    last_slab_lost: [u64; CLASS_COUNT],
+    /// `free_calls` at which kept empty slabs are next looked at.
+    next_expiry: u64,
+    /// Set while `release_empty_slabs` runs (it can re-enter through a
+    /// segment emptying).
+    releasing_slabs: bool,
     source: S,
 }
 
@@ -216,6 +223,9 @@ impl<S: BlockSource> Heap<S> {
             hook_user: ptr::null_mut(),
             single: None,
             single_size: 0,
+            last_slab_lost: [u64::MAX / 2; CLASS_COUNT],
+            next_expiry: 0,
+            releasing_slabs: false,
             source,
         }
     }
@@ -373,6 +383,7 @@ impl<S: BlockSource> Heap<S> {
             if self.stats.allocations == 0 {
                 self.heap_emptied();
             }
+            self.expire_kept_slabs();
         }
         Ok(())
     }
@@ -397,14 +408,7 @@ impl<S: BlockSource> Heap<S> {
                 self.partial[cls] = slab;
                 (*slab).in_list = true;
             } else if (*slab).used == 0 {
-                if !((*slab).next.is_null() && (*slab).prev.is_null()) {
-                    self.release_slab(slab);
-                } else if self.stats.allocations == 0 {
-                    self.heap_emptied();
-                }
-                // Otherwise the class's last slab is kept even when empty, so
-                // a program allocating and freeing one object does not create
-                // and destroy a slab every time.
+                self.slab_emptied(slab);
             }
         }
         Ok(())
@@ -587,6 +591,65 @@ impl<S: BlockSource> Heap<S> {
         Some(slab)
     }
 
+    /// A slab in its partial list became empty. It goes back to the TLSF at
+    /// once, unless it is its class's last slab and the class already lost
+    /// its last slab within [`SLAB_KEEP_FREES`] frees: a program allocating
+    /// and freeing one object at a time would otherwise create and destroy a
+    /// slab on every call. A slab kept so is given back after
+    /// `SLAB_KEEP_FREES` more frees, when a segment empties, or when memory
+    /// is short.
+    #[cold]
+    #[inline(never)]
+    unsafe fn slab_emptied(&mut self, slab: *mut Slab) {
+        // SAFETY: `slab` is live and in its partial list.
+        unsafe {
+            let now = self.stats.free_calls;
+            let cls = (*slab).class as usize;
+            let alone = (*slab).next.is_null() && (*slab).prev.is_null();
+            if alone && now.wrapping_sub(self.last_slab_lost[cls]) < SLAB_KEEP_FREES {
+                (*slab).emptied_at = now;
+            } else {
+                if alone {
+                    self.last_slab_lost[cls] = now;
+                }
+                self.release_slab(slab);
+            }
+        }
+        if self.stats.allocations == 0 {
+            self.heap_emptied();
+        }
+        self.expire_kept_slabs();
+    }
+
+    /// Releases kept empty slabs older than [`SLAB_KEEP_FREES`] frees.
+    /// Runs at most every `SLAB_KEEP_FREES / 2` frees; O(classes).
+    fn expire_kept_slabs(&mut self) {
+        let now = self.stats.free_calls;
+        if now < self.next_expiry {
+            return;
+        }
+        self.next_expiry = now + SLAB_KEEP_FREES / 2;
+        for cls in 0..CLASS_COUNT {
+            let s = self.partial[cls];
+            // SAFETY: list heads are live slabs.
+            unsafe {
+                if !s.is_null() && (*s).used == 0 && now - (*s).emptied_at >= SLAB_KEEP_FREES {
+                    self.release_slab(s);
+                }
+            }
+        }
+    }
+
+    /// Gives back everything cached (kept empty slabs, the spare large
+    /// block, an empty spare segment) when memory runs short. Returns
+    /// whether anything was released.
+    #[cold]
+    fn reclaim(&mut self) -> bool {
+        let before = self.stats.reserved;
+        self.trim(0);
+        self.stats.reserved < before
+    }
+
     /// The last allocation is gone. Kept empty slabs must not pin segments
     /// that could go back to the source; with one segment left there is
     /// nothing to give back, and tearing the slabs down would only make a
@@ -602,6 +665,10 @@ impl<S: BlockSource> Heap<S> {
     /// Releases the empty slabs kept as each class's last one. O(classes).
     #[cold]
     fn release_empty_slabs(&mut self) {
+        if self.releasing_slabs {
+            return;
+        }
+        self.releasing_slabs = true;
         for cls in 0..CLASS_COUNT {
             let s = self.partial[cls];
             // SAFETY: list heads are live slabs; an empty one is alone in its
@@ -612,6 +679,7 @@ impl<S: BlockSource> Heap<S> {
                 }
             }
         }
+        self.releasing_slabs = false;
     }
 
     /// Gives an empty slab's pages back to the TLSF.
@@ -657,6 +725,10 @@ impl<S: BlockSource> Heap<S> {
             } else {
                 self.release_segment(seg);
             }
+            // The heap is shrinking: kept empty slabs may pin other segments.
+            // Last, because releasing them can empty (and release) segments,
+            // `seg` included.
+            self.release_empty_slabs();
         }
     }
 
@@ -673,15 +745,24 @@ impl<S: BlockSource> Heap<S> {
             .segment_bytes
             .clamp(SEGMENT_MIN, SEGMENT_MAX)
             .next_multiple_of(gran);
-        let block = self
-            .acquire(min.max(grown), BlockKind::Segment)
-            .or_else(|| {
-                if grown > min {
-                    self.acquire(min, BlockKind::Segment)
-                } else {
-                    None
-                }
-            })?;
+        let mut size = min.max(grown);
+        // Near the limit, or when the system refuses, try smaller segments
+        // (halving down to the minimum) rather than falling straight to the
+        // minimum, which would make one block per allocation.
+        let limit = self.tunables.limit;
+        if limit != 0 {
+            let room = limit.saturating_sub(self.stats.reserved) / gran * gran;
+            size = size.min(room.max(min));
+        }
+        let block = loop {
+            if let Some(b) = self.acquire(size, BlockKind::Segment) {
+                break b;
+            }
+            if size == min {
+                return None;
+            }
+            size = (size / 2).next_multiple_of(gran).max(min);
+        };
         self.install_segment(block);
         Some(())
     }
@@ -856,6 +937,16 @@ impl<S: BlockSource> Heap<S> {
 
     /// A block from the source within the limit, with page-map nodes for it.
     fn acquire(&mut self, size: usize, kind: BlockKind) -> Option<Block> {
+        self.try_acquire(size, kind).or_else(|| {
+            if self.reclaim() {
+                self.try_acquire(size, kind)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn try_acquire(&mut self, size: usize, kind: BlockKind) -> Option<Block> {
         let limit = self.tunables.limit;
         if limit != 0 && self.stats.reserved.checked_add(size)? > limit {
             return None;

@@ -118,6 +118,8 @@ pub struct Slab {
     pub class: u8,
     pub in_list: bool,
     pub pages: u8,
+    /// The heap's `free_calls` when the slab last became empty.
+    pub emptied_at: u64,
 }
 
 /// What `free` found wrong with a small pointer.
@@ -182,6 +184,7 @@ impl Slab {
                 class: cls as u8,
                 in_list: false,
                 pages: pages as u8,
+                emptied_at: 0,
             });
         }
         slab

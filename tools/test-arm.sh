@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds and runs vitalloc's C tests for the Vita's CPU: c-tests/ configured
+# for 32-bit ARM newlib (arm-none-eabi-gcc, Cortex-A9 hard float, rdimon)
+# with the simulated Vita kernel, against the Vita library in dist/vita
+# (make vita builds it), in build/c-arm; ctest runs every program under
+# qemu-arm -cpu cortex-a9. This is the portable suite (c-tests/common) plus
+# the ARM-only tests (c-tests/arm: newlib's allocations in vitalloc
+# memblocks, the 128 MiB reservation, _newlib_heap_size_user, fault
+# injection, 32-bit limits, link maps, the archive's symbol table) and the
+# simulator's self-tests.
+# Prints ctest's summary line; exits nonzero when anything fails.
+#   VITALLOC_DIST=<dir>       test another dist directory (default: dist/vita)
+#   VITALLOC_BUILD_DIR=<dir>  build directory (default: build/c-arm)
+#   CTEST_ARGS="..."          extra ctest arguments (e.g. "-R fault")
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+dist=${VITALLOC_DIST:-$root/dist/vita}
+build=${VITALLOC_BUILD_DIR:-$root/build/c-arm}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+for tool in cmake ctest arm-none-eabi-gcc arm-none-eabi-readelf qemu-arm; do
+  command -v "$tool" >/dev/null || {
+    echo "test-arm: $tool is required (make deps installs cmake, gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-user)" >&2
+    exit 1
+  }
+done
+if [ ! -f "$dist/lib/libvitalloc.a" ] || [ ! -f "$dist/include/vitalloc.h" ]; then
+  echo "test-arm: $dist/lib/libvitalloc.a or $dist/include/vitalloc.h missing: run 'make vita' first" >&2
+  exit 1
+fi
+
+mkdir -p "$(dirname "$build")"
+echo "test-arm: configuring $build (library: $dist)"
+if ! cmake -S c-tests -B "$build" -DVITALLOC_ARM=ON \
+    -DCMAKE_TOOLCHAIN_FILE="$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
+    -DVITALLOC_DIST="$dist" >"$build.configure.log" 2>&1; then
+  cat "$build.configure.log" >&2
+  echo "test-arm: cmake configure failed" >&2
+  exit 1
+fi
+echo "test-arm: building"
+if ! cmake --build "$build" -j "$jobs" >"$build.build.log" 2>&1; then
+  cat "$build.build.log" >&2
+  echo "test-arm: build failed" >&2
+  exit 1
+fi
+echo "test-arm: running ctest (under qemu-arm -cpu cortex-a9)"
+# ctest prints its summary ("100% tests passed, 0 tests failed out of N").
+set +e
+# shellcheck disable=SC2086
+(cd "$build" && ctest --output-on-failure -j "$jobs" ${CTEST_ARGS:-})
+rc=$?
+set -e
+if [ $rc -ne 0 ]; then
+  echo "test-arm: FAILED (ctest exit status $rc)" >&2
+fi
+exit $rc
