@@ -12,9 +12,13 @@ VITA_TARGET := target/c-vita/$(VITA_TRIPLE)/release
 EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
-.PHONY: all deps host vita header check-header test test-rust test-c test-arm test-preload lint bench clean
+.PHONY: all deps host vita header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean
 
 all: deps host vita
+
+# The CMake package next to each build, `make install`, `make install-host`
+# and `make package` (see packaging/package.mk).
+include packaging/package.mk
 
 deps:
 	@tools/ensure-deps.sh
@@ -72,7 +76,7 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-test: all lint check-header test-rust test-c test-arm test-preload
+test: all lint check-header test-rust test-c test-arm test-sample test-preload
 
 lint:
 	$(CARGO) fmt --check
@@ -90,6 +94,11 @@ test-c: host
 # newlib and the simulated Vita kernel, run under qemu-arm.
 test-arm: vita
 	tools/test-arm.sh
+
+# vitalloc installed into a prefix and used through find_package: two-line
+# C/C++ projects, vitalloc::single_block, the sample's logic (host and ARM).
+test-sample: host vita
+	c-tests/sample/run.sh all
 
 test-preload: host
 	tools/test-preload.sh

@@ -20,6 +20,15 @@
  *    with one line on stderr naming the call and the address (see
  *    vitalloc_set_error_hook);
  *  - every function is thread-safe.
+ *
+ * On the Vita, libvitalloc.a also defines VitaSDK's four heap globals
+ * (_init_vita_heap, _free_vita_heap, _get_vita_heap_size, _sbrk_r), so
+ * newlib's sbrk.o, and its 128 MiB memblock reserved at start-up, are never
+ * linked: the heap grows from memblocks as needed instead. A program's own
+ * `unsigned int _newlib_heap_size_user`, if it defines one, is read at
+ * start-up as the heap's upper bound (nothing is reserved up front);
+ * _get_vita_heap_size() reports that bound, or what vitalloc holds plus the
+ * kernel's free user memory; _sbrk_r always fails with ENOMEM.
  */
 
 #include <stddef.h>
@@ -243,10 +252,16 @@ int vitalloc_set_single_block(size_t size);
 }  // extern "C"
 #endif  // __cplusplus
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 /* Single-block mode at link time: define this in the program (any value
  * but 0 is the block's size in bytes) and vitalloc reads it at start-up,
  * before any allocation; see vitalloc_set_single_block. */
 extern unsigned int vitalloc_single_block_size;
+#ifdef __cplusplus
+}
+#endif
 
 /* Events passed to a vitalloc_block_hook_t. */
 #define VITALLOC_BLOCK_ACQUIRED 1
