@@ -17,7 +17,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 dist=${VITALLOC_DIST:-$root/dist/vita}
 build=${VITALLOC_BUILD_DIR:-$root/build/c-arm}
-jobs=$(nproc 2>/dev/null || echo 2)
 
 for tool in cmake ctest arm-none-eabi-gcc arm-none-eabi-readelf qemu-arm; do
   command -v "$tool" >/dev/null || {
@@ -30,29 +29,8 @@ if [ ! -f "$dist/lib/libvitalloc.a" ] || [ ! -f "$dist/include/vitalloc.h" ]; th
   exit 1
 fi
 
-mkdir -p "$(dirname "$build")"
-echo "test-arm: configuring $build (library: $dist)"
-if ! cmake -S c-tests -B "$build" -DVITALLOC_ARM=ON \
-    -DCMAKE_TOOLCHAIN_FILE="$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
-    -DVITALLOC_DIST="$dist" >"$build.configure.log" 2>&1; then
-  cat "$build.configure.log" >&2
-  echo "test-arm: cmake configure failed" >&2
-  exit 1
-fi
-echo "test-arm: building"
-if ! cmake --build "$build" -j "$jobs" >"$build.build.log" 2>&1; then
-  cat "$build.build.log" >&2
-  echo "test-arm: build failed" >&2
-  exit 1
-fi
-echo "test-arm: running ctest (under qemu-arm -cpu cortex-a9)"
-# ctest prints its summary ("100% tests passed, 0 tests failed out of N").
-set +e
-# shellcheck disable=SC2086
-(cd "$build" && ctest --output-on-failure -j "$jobs" ${CTEST_ARGS:-})
-rc=$?
-set -e
-if [ $rc -ne 0 ]; then
-  echo "test-arm: FAILED (ctest exit status $rc)" >&2
-fi
-exit $rc
+# The same configure/build/ctest steps as the host suite, configured for
+# ARM (test-c.sh runs them).
+TEST_C_NAME=test-arm VITALLOC_DIST="$dist" VITALLOC_BUILD_DIR="$build" \
+  VITALLOC_CMAKE_ARGS="-DVITALLOC_ARM=ON -DCMAKE_TOOLCHAIN_FILE=$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
+  exec "$root/tools/test-c.sh"

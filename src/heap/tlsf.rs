@@ -218,9 +218,20 @@ impl Tlsf {
     unsafe fn remove(&mut self, b: *mut BlockHdr) {
         // SAFETY: `b` is a free block in the list its size maps to.
         unsafe {
-            let size = (*b).size();
-            let (f, s) = mapping(size);
-            let fb = b.cast::<FreeBlock>();
+            let (f, s) = mapping((*b).size());
+            self.unlink(b.cast(), f, s);
+        }
+    }
+
+    /// Takes `fb` out of list `(f, s)`, clearing the bitmap bits of a list
+    /// it leaves empty.
+    ///
+    /// # Safety
+    /// `fb` is a free block in list `(f, s)`.
+    #[inline(always)]
+    unsafe fn unlink(&mut self, fb: *mut FreeBlock, f: usize, s: usize) {
+        // SAFETY: list members and their neighbours are live free blocks.
+        unsafe {
             let (next, prev) = ((*fb).next_free, (*fb).prev_free);
             if !next.is_null() {
                 (*next).prev_free = prev;
@@ -236,9 +247,9 @@ impl Tlsf {
             } else {
                 (*prev).next_free = next;
             }
-            self.free_bytes -= size;
-            self.free_blocks -= 1;
+            self.free_bytes -= (*fb).hdr.size();
         }
+        self.free_blocks -= 1;
     }
 
     /// Takes the free block found by [`find`](Self::find) for `size` out of
@@ -253,20 +264,7 @@ impl Tlsf {
         let (f, s) = self.find(size)?;
         let fb = self.heads[f][s];
         // SAFETY: the head of a non-empty list is a live free block.
-        unsafe {
-            let next = (*fb).next_free;
-            self.heads[f][s] = next;
-            if next.is_null() {
-                self.sl_bitmap[f] &= !(1 << s);
-                if self.sl_bitmap[f] == 0 {
-                    self.fl_bitmap &= !(1 << f);
-                }
-            } else {
-                (*next).prev_free = ptr::null_mut();
-            }
-            self.free_bytes -= (*fb).hdr.size();
-        }
-        self.free_blocks -= 1;
+        unsafe { self.unlink(fb, f, s) };
         Some(fb.cast())
     }
 

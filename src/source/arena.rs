@@ -106,9 +106,7 @@ unsafe impl BlockSource for ArenaSource {
         align: usize,
         _kind: BlockKind,
     ) -> Result<Block, SourceError> {
-        if size == 0 || size % GRANULARITY != 0 || !align.is_power_of_two() {
-            return Err(SourceError::Unsupported);
-        }
+        super::valid_request(size, align, GRANULARITY)?;
         let align = align.max(GRANULARITY);
         let mut link: *mut *mut FreeRegion = &mut self.free;
         // SAFETY: the list holds live headers inside the arena; splitting

@@ -67,9 +67,7 @@ unsafe impl BlockSource for MmapSource {
         align: usize,
         _kind: BlockKind,
     ) -> Result<Block, SourceError> {
-        if size == 0 || size % GRANULARITY != 0 || !align.is_power_of_two() {
-            return Err(SourceError::Unsupported);
-        }
+        super::valid_request(size, align, GRANULARITY)?;
         let extra = if align > GRANULARITY { align } else { 0 };
         let len = size.checked_add(extra).ok_or(SourceError::Unsupported)?;
         let raw = map(len).ok_or(SourceError::Exhausted(-(libc::ENOMEM)))?;

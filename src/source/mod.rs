@@ -90,3 +90,16 @@ pub unsafe trait BlockSource {
     /// since; nothing uses its memory any more.
     unsafe fn release(&mut self, block: Block);
 }
+
+/// Whether a request is one a source can serve: a non-zero multiple of the
+/// granularity, and a power-of-two alignment.
+pub(crate) fn valid_request(
+    size: usize,
+    align: usize,
+    granularity: usize,
+) -> Result<(), SourceError> {
+    if size == 0 || size % granularity != 0 || !align.is_power_of_two() {
+        return Err(SourceError::Unsupported);
+    }
+    Ok(())
+}

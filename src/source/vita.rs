@@ -75,7 +75,8 @@ unsafe impl BlockSource for VitaSource {
         kind: BlockKind,
     ) -> Result<Block, SourceError> {
         let gran = self.granularity();
-        if size == 0 || size % gran != 0 || size > u32::MAX as usize || !align.is_power_of_two() {
+        super::valid_request(size, align, gran)?;
+        if size > u32::MAX as usize {
             return Err(SourceError::Unsupported);
         }
         let mut opt = SceKernelAllocMemBlockOpt {
