@@ -15,7 +15,15 @@ want_pkg sqlite3 sqlite3
 want_pkg python3 python3
 want_pkg g++ g++
 want_pkg xz xz-utils
-[ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || [ -d /usr/lib/arm-none-eabi/newlib ] || need_apt+=(libnewlib-arm-none-eabi)
+want_deb() { # package: installed according to dpkg
+  dpkg -s "$1" >/dev/null 2>&1 || need_apt+=("$1")
+}
+if command -v dpkg >/dev/null 2>&1; then
+  want_deb libnewlib-arm-none-eabi
+  want_deb libstdc++-arm-none-eabi-newlib   # the sample's C++ part on ARM
+else
+  [ -d /usr/lib/arm-none-eabi/newlib ] || need_apt+=(libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
     echo "ensure-deps: installing Debian packages: ${need_apt[*]}"
