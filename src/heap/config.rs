@@ -51,4 +51,4 @@ pub const META_CHUNK: usize = 64 << 10;
 /// An empty slab kept as its class's last one is given back after this many
 /// further `free` calls (or at once when a segment empties or memory runs
 /// short), so kept slabs cannot pin segments for long.
-pub const SLAB_KEEP_FREES: u64 = 1024;
+pub const SLAB_KEEP_FREES: u32 = 1024;

@@ -169,9 +169,9 @@ pub struct Heap<S: BlockSource> {
     single: Option<Block>,
     single_size: usize,
     /// `free_calls` when each class last gave back its last slab.
-    last_slab_lost: [u64; CLASS_COUNT],
+    last_slab_lost: [u32; CLASS_COUNT],
     /// `free_calls` at which kept empty slabs are next looked at.
-    next_expiry: u64,
+    next_expiry: u32,
     /// Set while `release_empty_slabs` runs (it can re-enter through a
     /// segment emptying).
     releasing_slabs: bool,
@@ -223,7 +223,8 @@ impl<S: BlockSource> Heap<S> {
             hook_user: ptr::null_mut(),
             single: None,
             single_size: 0,
-            last_slab_lost: [u64::MAX / 2; CLASS_COUNT],
+            // "Long ago" on the wrapping clock.
+            last_slab_lost: [1 << 31; CLASS_COUNT],
             next_expiry: 0,
             releasing_slabs: false,
             source,
@@ -408,7 +409,20 @@ impl<S: BlockSource> Heap<S> {
                 self.partial[cls] = slab;
                 (*slab).in_list = true;
             } else if (*slab).used == 0 {
-                self.slab_emptied(slab);
+                // The common case of a churning class keeps its last slab:
+                // decided here, without a call.
+                let now = self.clock();
+                let keep = (*slab).next.is_null()
+                    && (*slab).prev.is_null()
+                    && now.wrapping_sub(self.last_slab_lost[(*slab).class as usize])
+                        < SLAB_KEEP_FREES
+                    && (now.wrapping_sub(self.next_expiry) as i32) < 0
+                    && self.stats.allocations != 0;
+                if keep {
+                    (*slab).emptied_at = now;
+                } else {
+                    self.slab_emptied(slab);
+                }
             }
         }
         Ok(())
@@ -603,7 +617,7 @@ impl<S: BlockSource> Heap<S> {
     unsafe fn slab_emptied(&mut self, slab: *mut Slab) {
         // SAFETY: `slab` is live and in its partial list.
         unsafe {
-            let now = self.stats.free_calls;
+            let now = self.clock();
             let cls = (*slab).class as usize;
             let alone = (*slab).next.is_null() && (*slab).prev.is_null();
             if alone && now.wrapping_sub(self.last_slab_lost[cls]) < SLAB_KEEP_FREES {
@@ -621,19 +635,29 @@ impl<S: BlockSource> Heap<S> {
         self.expire_kept_slabs();
     }
 
+    /// The clock kept slabs age by: `free` calls, wrapping (32 bits, cheap on
+    /// the Vita; comparisons are by wrapping difference).
+    #[inline(always)]
+    fn clock(&self) -> u32 {
+        self.stats.free_calls as u32
+    }
+
     /// Releases kept empty slabs older than [`SLAB_KEEP_FREES`] frees.
     /// Runs at most every `SLAB_KEEP_FREES / 2` frees; O(classes).
     fn expire_kept_slabs(&mut self) {
-        let now = self.stats.free_calls;
-        if now < self.next_expiry {
+        let now = self.clock();
+        if (now.wrapping_sub(self.next_expiry) as i32) < 0 {
             return;
         }
-        self.next_expiry = now + SLAB_KEEP_FREES / 2;
+        self.next_expiry = now.wrapping_add(SLAB_KEEP_FREES / 2);
         for cls in 0..CLASS_COUNT {
             let s = self.partial[cls];
             // SAFETY: list heads are live slabs.
             unsafe {
-                if !s.is_null() && (*s).used == 0 && now - (*s).emptied_at >= SLAB_KEEP_FREES {
+                if !s.is_null()
+                    && (*s).used == 0
+                    && now.wrapping_sub((*s).emptied_at) >= SLAB_KEEP_FREES
+                {
                     self.release_slab(s);
                 }
             }

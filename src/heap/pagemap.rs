@@ -109,17 +109,9 @@ impl PageMap {
         let Some((r, m, l)) = Self::split(addr) else {
             return NONE;
         };
-        let mid = self.root[r];
-        if mid.is_null() {
-            return NONE;
-        }
-        // SAFETY: non-null root entries point to live mid nodes (invariant).
-        let leaf = unsafe { (*mid)[m] };
-        if leaf.is_null() {
-            return NONE;
-        }
-        // SAFETY: non-null mid entries point to live leaves.
-        unsafe { (*leaf)[l] }
+        // SAFETY: root entries point to mid nodes and mid entries to leaves,
+        // real or the shared empty ones (invariant).
+        unsafe { (*(*self.root[r])[m])[l] }
     }
 
     /// Bytes of nodes that mapping `[addr, addr + len)` may need at most.

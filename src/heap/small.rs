@@ -119,7 +119,7 @@ pub struct Slab {
     pub in_list: bool,
     pub pages: u8,
     /// The heap's `free_calls` when the slab last became empty.
-    pub emptied_at: u64,
+    pub emptied_at: u32,
 }
 
 /// What `free` found wrong with a small pointer.
