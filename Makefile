@@ -103,8 +103,9 @@ test-sample: host vita
 test-preload: host
 	tools/test-preload.sh
 
-bench: host
+bench: host vita
 	bench/run.sh
+	bench/arm/run.sh
 
 clean:
 	rm -rf $(DIST) target
