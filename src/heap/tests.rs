@@ -1,5 +1,11 @@
 //! Heap tests: each structure's invariants after targeted sequences, misuse
 //! detection, and random operation sequences against a shadow model.
+//!
+//! SAFETY, for every `unsafe` block below: pointers handed to the heap came
+//! from that same heap and are live, and reads and writes stay within a
+//! block's usable size; the misuse tests pass foreign, interior or freed
+//! pointers on purpose, which the heap must detect without touching memory
+//! it does not own.
 
 use super::config::*;
 use super::*;
