@@ -1167,6 +1167,12 @@ impl<S: BlockSource> Heap<S> {
             };
             let q = self.alloc(size);
             if q.is_null() {
+                if size <= old {
+                    // A shrink that could not move to a tighter block keeps
+                    // the one it has: shrinking never fails.
+                    self.stats.failed_calls -= 1;
+                    return Ok(p);
+                }
                 return Ok(q);
             }
             ptr::copy_nonoverlapping(p, q, old.min(size));

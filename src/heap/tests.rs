@@ -122,6 +122,34 @@ fn realloc_keeps_contents_and_grows_in_place_when_it_can() {
 }
 
 #[test]
+fn shrinking_never_fails_even_without_memory() {
+    let mut h = heap();
+    let small = h.malloc(1000);
+    let large = h.malloc(3 << 20);
+    fill(small, 1000, 3);
+    fill(large, 3 << 20, 4);
+    // No memory beyond what is held: any move would fail.
+    let t = Tunables {
+        limit: h.stats().reserved,
+        ..h.tunables()
+    };
+    h.set_tunables(t);
+    let mut hog = Vec::new();
+    loop {
+        let p = h.malloc(16);
+        if p.is_null() {
+            break;
+        }
+        hog.push(p);
+    }
+    let s2 = unsafe { h.realloc(small, 20) }.unwrap();
+    let l2 = unsafe { h.realloc(large, 100) }.unwrap();
+    assert_eq!((s2, l2), (small, large), "kept in place");
+    assert!(holds(s2, 20, 3) && holds(l2, 100, 4));
+    h.check().unwrap();
+}
+
+#[test]
 fn double_free_is_detected_in_every_tier() {
     for size in [16, 500, 5000, 2 << 20] {
         let mut h = heap();
