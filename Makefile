@@ -83,6 +83,9 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features c-api -- -D warnings
 	$(CARGO) clippy --features c-library --lib -- -D warnings
+	@# The core is no_std and platform-agnostic: it must build for a target
+	@# with no OS at all (spin lock, arena source).
+	$(CARGO) +nightly build -Zbuild-std=core --target thumbv7em-none-eabihf --lib --target-dir target/bare
 
 test-rust:
 	$(CARGO) test --release
