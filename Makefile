@@ -111,4 +111,4 @@ bench: host vita
 	bench/arm/run.sh
 
 clean:
-	rm -rf $(DIST) target
+	rm -rf $(DIST) target build bench/target
