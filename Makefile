@@ -86,6 +86,8 @@ lint:
 	@# The core is no_std and platform-agnostic: it must build for a target
 	@# with no OS at all (spin lock, arena source).
 	$(CARGO) +nightly build -Zbuild-std=core --target thumbv7em-none-eabihf --lib --target-dir target/bare
+	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library --lib \
+		--target-dir target/c-vita-clippy -- -D warnings
 
 test-rust:
 	$(CARGO) test --release

@@ -48,10 +48,12 @@ if ! rustup toolchain list | grep -q '^nightly'; then
   echo "ensure-deps: rustup toolchain install nightly (builds core for the Vita target)"
   rustup toolchain install nightly --profile minimal
 fi
-if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
-  echo "ensure-deps: rustup component add rust-src --toolchain nightly"
-  rustup component add rust-src --toolchain nightly
-fi
+for c in rust-src clippy; do
+  if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q "^$c"; then
+    echo "ensure-deps: rustup component add $c --toolchain nightly (the Vita build and its lint)"
+    rustup component add "$c" --toolchain nightly
+  fi
+done
 if ! have cbindgen; then
   echo "ensure-deps: cargo install cbindgen (generates include/vitalloc.h)"
   cargo install --locked cbindgen

@@ -14,6 +14,21 @@ const UNINIT: u8 = 0;
 const CREATING: u8 = 1;
 const READY: u8 = 2;
 
+/// The kernel refused a lock operation: going on without the lock would
+/// corrupt the heap silently, so the program ends with the kernel's code.
+#[cold]
+#[inline(never)]
+fn kernel_failure(call: &str, code: i32) -> ! {
+    use core::fmt::Write;
+    let mut line = crate::report::Line::new();
+    let _ = writeln!(
+        line,
+        "vitalloc: {call}() failed with {:#010x}; aborting",
+        code as u32
+    );
+    crate::report::fatal(line.as_bytes())
+}
+
 /// A kernel LwMutex.
 pub struct LwMutexLock {
     work: UnsafeCell<SceKernelLwMutexWork>,
@@ -44,7 +59,7 @@ impl LwMutexLock {
         {
             // SAFETY: the work area is static, aligned, and not yet a mutex;
             // only the thread that won the exchange creates it.
-            unsafe {
+            let r = unsafe {
                 sceKernelCreateLwMutex(
                     self.work.get(),
                     c"vitalloc".as_ptr(),
@@ -53,6 +68,9 @@ impl LwMutexLock {
                     core::ptr::null(),
                 )
             };
+            if r < 0 {
+                kernel_failure("sceKernelCreateLwMutex", r);
+            }
             self.state.store(READY, Ordering::Release);
         } else {
             // Another thread is creating it right now (only possible when
@@ -76,12 +94,18 @@ unsafe impl RawLock for LwMutexLock {
     fn lock(&self) {
         self.ensure_created();
         // SAFETY: the work area holds a created LwMutex.
-        unsafe { sceKernelLockLwMutex(self.work.get(), 1, core::ptr::null_mut()) };
+        let r = unsafe { sceKernelLockLwMutex(self.work.get(), 1, core::ptr::null_mut()) };
+        if r < 0 {
+            kernel_failure("sceKernelLockLwMutex", r);
+        }
     }
 
     #[inline]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock.
-        unsafe { sceKernelUnlockLwMutex(self.work.get(), 1) };
+        let r = unsafe { sceKernelUnlockLwMutex(self.work.get(), 1) };
+        if r < 0 {
+            kernel_failure("sceKernelUnlockLwMutex", r);
+        }
     }
 }
