@@ -153,27 +153,21 @@ static void do_calloc(size_t k, size_t n)
 	check_heap("calloc", k * n);
 }
 
-static void do_memalign(size_t align, size_t n)
+/* memalign and aligned_alloc share their contract (newlib's aligned_alloc
+ * calls memalign): one checker for both. */
+static void do_aligned_with(void *(*fn)(size_t, size_t), const char *name, size_t align, size_t n)
 {
 	errno = 0;
-	void *p = memalign(align, n);
+	void *p = fn(align, n);
 	if (p)
-		keep(p, n, align, "memalign");
+		keep(p, n, align, name);
 	else
-		failed(errno, "memalign", n);
-	check_heap("memalign", n);
+		failed(errno, name, n);
+	check_heap(name, n);
 }
 
-static void do_aligned_alloc(size_t align, size_t n)
-{
-	errno = 0;
-	void *p = aligned_alloc(align, n);
-	if (p)
-		keep(p, n, align, "aligned_alloc");
-	else
-		failed(errno, "aligned_alloc", n);
-	check_heap("aligned_alloc", n);
-}
+static void do_memalign(size_t align, size_t n) { do_aligned_with(memalign, "memalign", align, n); }
+static void do_aligned_alloc(size_t align, size_t n) { do_aligned_with(aligned_alloc, "aligned_alloc", align, n); }
 
 static void do_posix_memalign(size_t align, size_t n)
 {
