@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds vitalloc-bench, measures throughput, heap efficiency and (with
-# callgrind) instructions per call for every workload x allocator, and prints
-# the Markdown report to stdout and to bench/results.md.
+# Builds vitalloc-bench, measures throughput (one and two threads), game-frame
+# call latency, heap efficiency and (with callgrind) instructions per call
+# for every workload x allocator, all in this one run, and prints the
+# Markdown report to stdout and to bench/results.md.
 #
-#   bench/run.sh            # everything (about 3-5 minutes on 2 cores)
+#   bench/run.sh            # everything (about 1-2 minutes on 2 cores)
 #   JOBS=1 bench/run.sh     # callgrind runs one at a time
-#   REPS=9 SCALE=8 bench/run.sh   # longer throughput runs
+#   REPS=9 SCALE=8 bench/run.sh   # longer throughput runs (and more latency reps)
 #
 # A benchmark, not a test: it fails only if something cannot be built or
 # run, never because a number is bad. Raw data (TSV, callgrind output,
@@ -18,7 +19,7 @@ bin="$here/target/release/vitalloc-bench"
 jobs=${JOBS:-$(nproc)}
 reps=${REPS:-7}
 scale=${SCALE:-4}
-allocators="vitalloc glibc dlmalloc talc rlsf"
+allocators="vitalloc glibc mimalloc dlmalloc talc rlsf"
 workloads="pair pair-empty lifo random frame frag"
 
 cd "$here"
@@ -32,11 +33,17 @@ mkdir -p "$out"
         rev="$rev + uncommitted changes"
     fi
     echo "vitalloc $rev; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(uname -m);" \
-        "throughput best of $reps at scale $scale."
+        "throughput best of $reps at scale $scale; latency lowest of $reps."
 } > "$out/meta.txt"
 
 echo "== throughput (best of $reps, scale $scale)" >&2
 "$bin" throughput --reps "$reps" --scale "$scale" > "$out/throughput.tsv"
+
+echo "== two threads (best of $reps, scale $scale)" >&2
+"$bin" threads --reps "$reps" --scale "$scale" > "$out/threads.tsv"
+
+echo "== game-frame call latency ($reps reps)" >&2
+"$bin" latency --reps "$reps" > "$out/latency.tsv"
 
 echo "== heap efficiency (one fresh process per combination)" >&2
 for a in $allocators; do

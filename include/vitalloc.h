@@ -39,7 +39,8 @@ typedef struct {
   // Usable bytes in live allocations (what `malloc_usable_size` returns,
   // summed).
   size_t in_use;
-  // Highest `in_use` so far.
+  // Highest `in_use` seen when statistics were taken (the fast paths do
+  // not track a running peak: it would cost every call).
   size_t in_use_peak;
   // Bytes held from the block source: segments, large blocks and the
   // heap's own metadata.
@@ -55,11 +56,11 @@ typedef struct {
   // Blocks held from the source in all (memblocks on the Vita):
   // segments, large blocks, cached spares and metadata blocks.
   size_t source_blocks;
-  // Small-object slabs.
+  // Small-object spans (4 KiB-granular runs of one size class).
   size_t slabs;
-  // Bytes in small-object slabs.
+  // Bytes in small-object spans.
   size_t slab_bytes;
-  // Free bytes inside segments (free objects inside slabs not counted).
+  // Free bytes inside segments (free objects inside spans not counted).
   size_t free_bytes;
   // The limit on `reserved`, or 0 for none.
   size_t limit;

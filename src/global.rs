@@ -1,17 +1,31 @@
-//! [`Allocator`]: the heap behind a lock, usable as `#[global_allocator]`
-//! and as the C library's heap.
+//! [`Allocator`]: a heap usable as `#[global_allocator]` and as the C
+//! library's heap: thread heaps in front, the shared heap behind a lock.
 //!
-//! It owns the locking discipline (the heap is touched only with the lock
-//! held; misuse is reported after the lock is released, so a hook that
-//! allocates cannot deadlock) and nothing else: no allocation logic here.
+//! It owns the locking discipline (the shared heap is touched only with the
+//! lock held; misuse is reported after the lock is released, so a hook that
+//! allocates cannot deadlock) and which thread heap a call uses, and nothing
+//! else: no allocation logic here.
 
-use crate::heap::{Heap, Misuse, config::MIN_ALIGN};
+use crate::front::local::LocalHeap;
+use crate::front::{self, Locked, Shared};
+use crate::heap::pagemap::PageMap;
+use crate::heap::{Heap, Misuse, Stats, config::MIN_ALIGN};
 use crate::source::BlockSource;
 use crate::sync::{DefaultLock, RawLock};
+use crate::sys::thread;
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// A thread-safe heap over the source `S`, locked with `L`.
+/// The allocator that owns the process's thread slots (one per process).
+static SLOT_OWNER: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread-safe heap over the source `S`, locked with `L`. With
+/// `PER_THREAD`, each thread allocates small objects from a heap of its
+/// own without locking (on platforms with a thread slot: the Vita and
+/// x86-64 Linux; elsewhere, and for every allocator but the first one in a
+/// process to use it, the lock serialises calls as without it). Only a
+/// `'static` allocator may be `PER_THREAD`.
 ///
 /// ```
 /// use vitalloc::{Allocator, source::ArenaSource};
@@ -26,13 +40,14 @@ use core::cell::UnsafeCell;
 /// assert_eq!(heap.check(), Ok(()));
 /// ```
 ///
-/// As the global allocator of a Rust program (on Linux, memory from `mmap`):
+/// As the global allocator of a Rust program (on Linux, memory from `mmap`),
+/// with a heap per thread:
 ///
 /// ```
-/// use vitalloc::{Allocator, source::MmapSource};
+/// use vitalloc::{Allocator, source::MmapSource, sync::DefaultLock};
 ///
 /// #[global_allocator]
-/// static GLOBAL: Allocator<MmapSource> = Allocator::new(MmapSource::new());
+/// static GLOBAL: Allocator<MmapSource, DefaultLock, true> = Allocator::new(MmapSource::new());
 ///
 /// fn main() {
 ///     let v: Vec<u32> = (0..1000).collect();
@@ -40,35 +55,56 @@ use core::cell::UnsafeCell;
 ///     assert_eq!(GLOBAL.check(), Ok(()));
 /// }
 /// ```
-pub struct Allocator<S: BlockSource, L: RawLock = DefaultLock> {
+pub struct Allocator<S: BlockSource, L: RawLock = DefaultLock, const PER_THREAD: bool = false> {
     lock: L,
     heap: UnsafeCell<Heap<S>>,
+    /// The heap of calls that have no thread heap (used under the lock).
+    home: UnsafeCell<LocalHeap>,
 }
 
-// SAFETY: every access to `heap` happens with `lock` held.
-unsafe impl<S: BlockSource + Send, L: RawLock + Sync> Sync for Allocator<S, L> {}
+// SAFETY: the shared heap and `home` are only touched with `lock` held;
+// thread heaps only by their threads (and under the lock once dead).
+unsafe impl<S: BlockSource + Send, L: RawLock + Sync, const P: bool> Sync for Allocator<S, L, P> {}
 // SAFETY: the heap owns its memory; moving it moves that ownership.
-unsafe impl<S: BlockSource + Send, L: RawLock + Send> Send for Allocator<S, L> {}
+unsafe impl<S: BlockSource + Send, L: RawLock + Send, const P: bool> Send for Allocator<S, L, P> {}
 
-impl<S: BlockSource, L: RawLock> Allocator<S, L> {
+impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Shared<S> for Allocator<S, L, PER_THREAD> {
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut Heap<S>) -> R) -> R {
+        self.lock.lock();
+        // SAFETY: the lock gives exclusive access to the shared heap.
+        let h = unsafe { &mut *self.heap.get() };
+        if PER_THREAD {
+            h.maybe_scan(|lh| thread::is_alive(lh.tid, lh.slot, LocalHeap::id(lh)));
+        }
+        let r = f(h);
+        // SAFETY: locked above.
+        unsafe { self.lock.unlock() };
+        r
+    }
+    #[inline(always)]
+    fn map(&self) -> &PageMap {
+        // SAFETY: the page map is only read here, through atomics (see
+        // `pagemap.rs` on reading it without the lock).
+        unsafe { &*core::ptr::addr_of!((*self.heap.get()).map) }
+    }
+}
+
+impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THREAD> {
     /// A heap that obtains memory from `source` when first used.
     pub const fn new(source: S) -> Self {
         Allocator {
             lock: L::INIT,
             heap: UnsafeCell::new(Heap::new(source)),
+            home: UnsafeCell::new(LocalHeap::new()),
         }
     }
 
-    /// Runs `f` on the heap with the lock held. `f` must not call back into
-    /// this allocator.
-    #[inline(always)]
+    /// Runs `f` on the shared heap with the lock held. `f` must not call
+    /// back into this allocator.
+    #[inline]
     pub fn with<R>(&self, f: impl FnOnce(&mut Heap<S>) -> R) -> R {
-        self.lock.lock();
-        // SAFETY: the lock gives exclusive access to the heap.
-        let r = f(unsafe { &mut *self.heap.get() });
-        // SAFETY: locked above.
-        unsafe { self.lock.unlock() };
-        r
+        Shared::with(self, f)
     }
 
     /// The lock itself (for fork handlers).
@@ -76,66 +112,220 @@ impl<S: BlockSource, L: RawLock> Allocator<S, L> {
         &self.lock
     }
 
-    /// See [`Heap::malloc`].
+    /// The calling thread's heap, if it has one with this allocator.
+    #[inline(always)]
+    fn local(&self) -> *mut LocalHeap {
+        if PER_THREAD && thread::HAS_SLOT {
+            thread::get() as *mut LocalHeap
+        } else {
+            core::ptr::null_mut()
+        }
+    }
+
+    /// Runs `f` with the allocator's own heap, under the lock.
+    #[inline(never)]
+    fn with_home<R>(&self, f: impl FnOnce(*mut LocalHeap, &Locked<S>) -> R) -> R {
+        self.lock.lock();
+        let sh = Locked(self.heap.get());
+        let home = self.home.get();
+        // SAFETY: the lock gives exclusive access to the heap and to `home`,
+        // which lives as long as the allocator.
+        let r = unsafe {
+            (*sh.0).register_home(home);
+            f(home, &sh)
+        };
+        // SAFETY: locked above.
+        unsafe { self.lock.unlock() };
+        r
+    }
+
+    /// The calling thread's heap, made on its first call; null when the
+    /// thread must use the allocator's own heap (no slot on this platform,
+    /// another allocator owns the slots, or no memory for one).
+    #[cold]
+    #[inline(never)]
+    fn make_local(&self) -> *mut LocalHeap {
+        if !PER_THREAD || !thread::HAS_SLOT {
+            return core::ptr::null_mut();
+        }
+        let me = self as *const Self as usize;
+        if SLOT_OWNER.load(Ordering::Acquire) != me
+            && SLOT_OWNER
+                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return core::ptr::null_mut();
+        }
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        thread::on_exit(exit_thunk::<S, L, PER_THREAD>);
+        let tid = thread::register_thread();
+        let slot = thread::slot_address();
+        let lh = self.with(|h| h.register_local(tid, slot));
+        if !lh.is_null() {
+            thread::set(lh as usize);
+        }
+        lh
+    }
+
+    /// Gives the calling thread's heap back (its thread is exiting).
+    pub fn thread_exit(&self, lh: usize) {
+        thread::set(0);
+        if lh != 0 {
+            // SAFETY: the heap belongs to the exiting thread, which no
+            // longer uses it.
+            self.with(|h| unsafe { h.reclaim_local(lh as *mut LocalHeap) });
+        }
+    }
+
+    /// See [`front::malloc`]: `size` bytes aligned to [`MIN_ALIGN`]; null
+    /// when out of memory. `malloc(0)` returns a unique pointer.
     #[inline]
     pub fn malloc(&self, size: usize) -> *mut u8 {
-        self.with(|h| h.malloc(size))
+        let lh = self.local();
+        if !lh.is_null() {
+            // SAFETY: `lh` is the calling thread's heap.
+            return unsafe { front::malloc(lh, self, size) };
+        }
+        self.malloc_cold(size)
     }
 
-    /// See [`Heap::memalign`] (`align` must be a power of two).
-    #[inline]
+    #[cold]
+    #[inline(never)]
+    fn malloc_cold(&self, size: usize) -> *mut u8 {
+        let lh = self.make_local();
+        if !lh.is_null() {
+            // SAFETY: as above.
+            return unsafe { front::malloc(lh, self, size) };
+        }
+        // SAFETY: under the lock.
+        self.with_home(|home, sh| unsafe { front::malloc(home, sh, size) })
+    }
+
+    /// `size` bytes aligned to `align` (a power of two); null when out of
+    /// memory.
     pub fn memalign(&self, align: usize, size: usize) -> *mut u8 {
-        self.with(|h| h.memalign(align, size))
+        let mut lh = self.local();
+        if lh.is_null() {
+            lh = self.make_local();
+        }
+        if !lh.is_null() {
+            // SAFETY: as in `malloc`.
+            return unsafe { front::memalign(lh, self, align, size) };
+        }
+        // SAFETY: under the lock.
+        self.with_home(|home, sh| unsafe { front::memalign(home, sh, align, size) })
     }
 
-    /// See [`Heap::free`].
+    /// Frees `p` (null is ignored).
     ///
     /// # Safety
-    /// As for [`Heap::free`].
+    /// `p` is null or a pointer this allocator returned and that was not
+    /// freed since — or any other value, which is reported as [`Misuse`]
+    /// whenever the heap can tell.
     #[inline]
     pub unsafe fn free(&self, p: *mut u8) -> Result<(), Misuse> {
+        let lh = self.local();
+        if !lh.is_null() {
+            if p.is_null() {
+                return Ok(());
+            }
+            // SAFETY: as in `malloc`; forwarded.
+            return unsafe { front::free(lh, self, p) };
+        }
         // SAFETY: forwarded.
-        self.with(|h| unsafe { h.free(p) })
+        unsafe { self.free_cold(p) }
     }
 
-    /// See [`Heap::realloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_cold(&self, p: *mut u8) -> Result<(), Misuse> {
+        if p.is_null() {
+            return Ok(());
+        }
+        let lh = self.make_local();
+        if !lh.is_null() {
+            // SAFETY: forwarded.
+            return unsafe { front::free(lh, self, p) };
+        }
+        // SAFETY: under the lock; forwarded.
+        self.with_home(|home, sh| unsafe { front::free(home, sh, p) })
+    }
+
+    /// Resizes the allocation at `p` (see [`front::realloc`]).
     ///
     /// # Safety
-    /// As for [`Heap::free`].
-    #[inline]
+    /// As for [`free`](Self::free).
     pub unsafe fn realloc(&self, p: *mut u8, size: usize) -> Result<*mut u8, Misuse> {
-        // SAFETY: forwarded.
-        self.with(|h| unsafe { h.realloc(p, size) })
+        let mut lh = self.local();
+        if lh.is_null() {
+            lh = self.make_local();
+        }
+        if !lh.is_null() {
+            // SAFETY: forwarded.
+            return unsafe { front::realloc(lh, self, p, size) };
+        }
+        // SAFETY: under the lock; forwarded.
+        self.with_home(|home, sh| unsafe { front::realloc(home, sh, p, size) })
     }
 
-    /// See [`Heap::usable_size`].
+    /// Usable bytes of the allocation at `p` (0 for null).
     ///
     /// # Safety
-    /// As for [`Heap::free`].
+    /// As for [`free`](Self::free).
     pub unsafe fn usable_size(&self, p: *mut u8) -> Result<usize, Misuse> {
-        // SAFETY: forwarded.
-        self.with(|h| unsafe { h.usable_size(p) })
+        let lh = self.local();
+        if !lh.is_null() {
+            // SAFETY: forwarded.
+            return unsafe { front::usable_size(lh, self, p) };
+        }
+        // SAFETY: under the lock; forwarded.
+        self.with_home(|home, sh| unsafe { front::usable_size(home, sh, p) })
     }
 
-    /// See [`Heap::check`].
+    /// Walks every structure (the calling thread's heap included) and
+    /// returns the first broken invariant.
     pub fn check(&self) -> Result<(), &'static str> {
-        self.with(|h| h.check())
+        let lh = self.local();
+        if !lh.is_null() {
+            // SAFETY: the calling thread's heap.
+            return unsafe { front::check(lh, self) };
+        }
+        // SAFETY: under the lock.
+        self.with_home(|home, sh| unsafe { front::check(home, sh) })
     }
 
-    /// See [`Heap::stats`].
-    pub fn stats(&self) -> crate::heap::Stats {
-        self.with(|h| h.stats())
+    /// Statistics, summed now.
+    pub fn stats(&self) -> Stats {
+        front::stats(self)
     }
 
-    /// See [`Heap::trim`].
+    /// Gives back what can be given back: the calling thread's kept empty
+    /// spans, then what the shared heap caches (see [`front::trim`]).
     pub fn trim(&self, pad: usize) -> bool {
-        self.with(|h| h.trim(pad))
+        let lh = self.local();
+        if !lh.is_null() {
+            // SAFETY: the calling thread's heap.
+            return unsafe { front::trim(lh, self, pad) };
+        }
+        // SAFETY: under the lock.
+        self.with_home(|home, sh| unsafe { front::trim(home, sh, pad) })
+    }
+}
+
+/// A registered thread exits (host): its heap goes back to the allocator
+/// that owns the thread slots.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn exit_thunk<S: BlockSource, L: RawLock, const P: bool>(lh: usize) {
+    let a = SLOT_OWNER.load(Ordering::Acquire) as *const Allocator<S, L, P>;
+    if !a.is_null() {
+        // SAFETY: only a `'static` allocator of this type claims the slots.
+        unsafe { (*a).thread_exit(lh) };
     }
 }
 
 // SAFETY: blocks come from the heap, aligned as the layout asks; misuse of
 // `dealloc` is reported and never ignored.
-unsafe impl<S: BlockSource, L: RawLock> GlobalAlloc for Allocator<S, L> {
+unsafe impl<S: BlockSource, L: RawLock, const P: bool> GlobalAlloc for Allocator<S, L, P> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.align() <= MIN_ALIGN {

@@ -1,8 +1,9 @@
 //! vitalloc: a memory allocator for PlayStation Vita homebrew.
 //!
 //! The core ([`heap`]) is `no_std`, platform-agnostic and takes its memory
-//! from a [`source::BlockSource`]; [`sync`] puts it behind a lock as
-//! [`Allocator`], which implements [`core::alloc::GlobalAlloc`]; `ffi`
+//! from a [`source::BlockSource`]; [`front`] gives each thread a heap of
+//! its own for small objects; [`Allocator`] puts the shared heap behind a
+//! lock ([`sync`]) and implements [`core::alloc::GlobalAlloc`]; `ffi`
 //! exports the C malloc family when built as the C library.
 #![no_std]
 // The Vita build is nightly-only anyway (tier 3, build-std): it reads a
@@ -15,6 +16,7 @@ extern crate std;
 
 #[cfg(feature = "c-api")]
 pub mod ffi;
+pub mod front;
 mod global;
 pub mod heap;
 pub mod report;

@@ -1,66 +1,286 @@
-/* ARM instruction counts of vitalloc against newlib's own malloc (dlmalloc
- * 2.6, the allocator VitaSDK ships), on the same call sequence, under
- * qemu-arm. Built twice by bench/arm/run.sh: linked with libvitalloc.a, and
- * without it (newlib's malloc over the simulated sbrk.o heap). The workload
- * runs N operations, N taken from argv so the harness can subtract two runs
- * (N and 2N) and get instructions per operation without start-up costs. */
+/*
+ * arm_bench.c -- the allocator workloads of bench/arm/run.sh, for the
+ * Cortex-A9 under qemu-arm. Built twice, with the same objects: linked with
+ * libvitalloc.a, and without it (newlib's own malloc, dlmalloc 2.6, over the
+ * simulated VitaSDK sbrk.o heap). The TCG plugin counts the allocator's
+ * instructions between vtb_begin() and vtb_end().
+ *
+ *   arm_bench.elf <workload> <scale>
+ *
+ * Workloads (the intent of bench/src/workloads.rs, the host versions):
+ *   pair    malloc(32)+free, with 64*scale blocks of 16 B-1 KiB live meanwhile
+ *   churn   batches of 1-16 blocks of 16-64 B freed newest first, same background
+ *   random  512*scale slots; an empty slot gets malloc(8-4096), a full one is
+ *           freed or realloc'd (even odds)
+ *   frame   a game: 16*scale assets of 16 KiB-2 MiB loaded first, an eighth
+ *           of them replaced every 30th frame mid-frame; per frame 40-200
+ *           temporaries of 16 B-4 KiB and 3 vectors grown by realloc
+ *           doubling, all freed at the frame's end
+ *   frag    rounds of 2000*scale blocks of long-tailed sizes, every other
+ *           live block then freed; each round's sizes are 4x the previous
+ * The number of calls does not depend on scale (apart from the set-up and
+ * tear-down of the bigger heap), so the per-call figures of two scales
+ * compare the allocator on a small and a big heap.
+ *
+ * Every decision comes from a fixed-seed xorshift PRNG, never from an
+ * address the allocator returned, so both allocators see the same calls.
+ * Every block's first byte is written. The bookkeeping lives in static
+ * arrays (the harness must not allocate). Output: "vtb-ops: <calls made>",
+ * then vtb_report()'s line.
+ */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "harness.h"
 
-static unsigned long long rng = 0x9e3779b97f4a7c15ull;
-static unsigned next(void)
+/* ------------------------------------------------------------ PRNG -- */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)rng;
+	uint64_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return (uint32_t)(x >> 32);
 }
 
-#define SLOTS 512
-static void *slot[SLOTS];
+/* Uniform in 0..n-1 (multiply-shift: no division, which the A9 lacks). */
+static uint32_t below(uint32_t n)
+{
+	return (uint32_t)(((uint64_t)next() * n) >> 32);
+}
+
+static uint32_t range(uint32_t lo, uint32_t hi)
+{
+	return lo + below(hi - lo + 1);
+}
+
+/* Roughly log-uniform in lo..hi (lo a power of two): an octave uniformly,
+   then a size uniformly inside it. */
+static uint32_t log_range(uint32_t lo, uint32_t hi)
+{
+	uint32_t octaves = 0, base;
+	while ((lo << (octaves + 1)) <= hi)
+		octaves++;
+	base = lo << below(octaves ? octaves : 1);
+	return range(base, 2 * base < hi ? 2 * base : hi);
+}
+
+/* ---------------------------------------------------- the measured calls -- */
+static unsigned long long live, peak_live;
+static unsigned long ops;
+
+static void fail(const char *what, size_t n)
+{
+	printf("arm_bench: %s(%lu) failed\n", what, (unsigned long)n);
+	exit(2);
+}
+
+static void *xmalloc(size_t n)
+{
+	char *p = malloc(n);
+	if (!p)
+		fail("malloc", n);
+	*(volatile char *)p = (char)n;
+	live += n;
+	if (live > peak_live)
+		peak_live = live;
+	ops++;
+	return p;
+}
+
+static void xfree(void *p, size_t n)
+{
+	free(p);
+	live -= n;
+	ops++;
+}
+
+static void *xrealloc(void *p, size_t old, size_t n)
+{
+	char *q = realloc(p, n);
+	if (!q)
+		fail("realloc", n);
+	*(volatile char *)q = (char)n;
+	live = live - old + n;
+	if (live > peak_live)
+		peak_live = live;
+	ops++;
+	return q;
+}
+
+typedef struct {
+	void *p;
+	uint32_t size;
+} blk_t;
+
+/* Static bookkeeping, sized for scale <= MAX_SCALE. */
+#define MAX_SCALE 64
+static blk_t tab[2 * 2000 * MAX_SCALE + 64];
+static blk_t tab2[512];
+
+/* Long-lived small blocks, as a real program always has. */
+static void background(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		tab[i].size = log_range(16, 1024);
+		tab[i].p = xmalloc(tab[i].size);
+	}
+}
+
+static void background_free(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		xfree(tab[i].p, tab[i].size);
+}
+
+/* ------------------------------------------------------------ workloads -- */
+static void pair(unsigned scale)
+{
+	unsigned bg = 64 * scale;
+	background(bg);
+	for (int i = 0; i < 100000; i++)
+		xfree(xmalloc(32), 32);
+	background_free(bg);
+}
+
+static void churn(unsigned scale)
+{
+	unsigned bg = 64 * scale;
+	background(bg);
+	for (unsigned long start = ops; ops - start < 200000;) {
+		unsigned n = range(1, 16);
+		for (unsigned i = 0; i < n; i++) {
+			tab2[i].size = range(16, 64);
+			tab2[i].p = xmalloc(tab2[i].size);
+		}
+		while (n--)
+			xfree(tab2[n].p, tab2[n].size);
+	}
+	background_free(bg);
+}
+
+static void random_wl(unsigned scale)
+{
+	unsigned slots = 512 * scale;
+	memset(tab, 0, slots * sizeof tab[0]);
+	for (int step = 0; step < 200000; step++) {
+		blk_t *b = &tab[below(slots)];
+		uint32_t size = range(8, 4096);
+		if (!b->p) {
+			b->p = xmalloc(size);
+			b->size = size;
+		} else if (next() & 1) {
+			xfree(b->p, b->size);
+			b->p = 0;
+		} else {
+			b->p = xrealloc(b->p, b->size, size);
+			b->size = size;
+		}
+	}
+	for (unsigned i = 0; i < slots; i++)
+		if (tab[i].p)
+			xfree(tab[i].p, tab[i].size);
+}
+
+static void frame(unsigned scale)
+{
+	unsigned assets = 16 * scale, replace = assets / 8 ? assets / 8 : 1;
+	blk_t *asset = tab, *temp = tab2;
+	for (unsigned i = 0; i < assets; i++) {
+		asset[i].size = log_range(16 << 10, 2 << 20);
+		asset[i].p = xmalloc(asset[i].size);
+	}
+	for (int f = 0; f < 600; f++) {
+		unsigned n = range(40, 200);
+		blk_t vec[3];
+		uint32_t vec_cap[3];
+		for (int v = 0; v < 3; v++) {
+			vec[v].size = 16;
+			vec[v].p = xmalloc(16);
+			vec_cap[v] = log_range(256, 64 << 10); /* final size */
+		}
+		for (unsigned t = 0; t < n; t++) {
+			temp[t].size = log_range(16, 4096);
+			temp[t].p = xmalloc(temp[t].size);
+			if ((t & 7) == 7) /* the vectors grow as the frame goes */
+				for (int v = 0; v < 3; v++)
+					if (vec[v].size < vec_cap[v]) {
+						vec[v].p = xrealloc(vec[v].p, vec[v].size, 2 * vec[v].size);
+						vec[v].size *= 2;
+					}
+			if (f % 30 == 29 && t == n / 2) /* streaming in a level section */
+				for (unsigned r = 0; r < replace; r++) {
+					blk_t *a = &asset[below(assets)];
+					xfree(a->p, a->size);
+					a->size = log_range(16 << 10, 2 << 20);
+					a->p = xmalloc(a->size);
+				}
+		}
+		for (unsigned t = 0; t < n; t++)
+			xfree(temp[t].p, temp[t].size);
+		for (int v = 0; v < 3; v++)
+			xfree(vec[v].p, vec[v].size);
+	}
+	for (unsigned i = 0; i < assets; i++)
+		xfree(asset[i].p, asset[i].size);
+}
+
+static void frag(unsigned scale)
+{
+	unsigned per_round = 2000 * scale, n = 0;
+	for (int round = 0; round < 4; round++) {
+		uint32_t lo = 16u << round, hi = 512u << (2 * round); /* 16-512 B ... 128 B-32 KiB */
+		for (unsigned i = 0; i < per_round; i++) {
+			tab[n].size = log_range(lo, hi);
+			tab[n].p = xmalloc(tab[n].size);
+			n++;
+		}
+		/* free every other live block, keep the rest in order */
+		unsigned kept = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (i & 1)
+				xfree(tab[i].p, tab[i].size);
+			else
+				tab[kept++] = tab[i];
+		}
+		n = kept;
+	}
+	while (n--)
+		xfree(tab[n].p, tab[n].size);
+}
+
+static const struct {
+	const char *name;
+	void (*run)(unsigned scale);
+} workloads[] = {
+	{"pair", pair}, {"churn", churn}, {"random", random_wl}, {"frame", frame}, {"frag", frag},
+};
+
+static void *volatile resident;
 
 int main(int argc, char **argv)
 {
-	int n = argc > 2 ? atoi(argv[2]) : 1000;
 	const char *w = argc > 1 ? argv[1] : "pair";
-	unsigned sum = 0;
-	/* Something stays allocated, as stdio's buffers do in any program. */
-	static void *volatile resident;
-	resident = malloc(100);
-	if (!strcmp(w, "pair")) {
-		for (int i = 0; i < n; i++) {
-			char *p = malloc(32);
-			p[0] = (char)i;
-			sum += (unsigned char)p[0];
-			free(p);
-		}
-	} else if (!strcmp(w, "small")) { /* 16-256 B, random lifetimes */
-		for (int i = 0; i < n; i++) {
-			unsigned r = next(), k = r % SLOTS;
-			if (slot[k]) {
-				free(slot[k]);
-				slot[k] = 0;
-			} else {
-				slot[k] = malloc(16 + (r >> 9) % 240);
-				((char *)slot[k])[0] = 1;
-			}
-		}
-	} else { /* "mixed": 8 B - 8 KiB with realloc */
-		for (int i = 0; i < n; i++) {
-			unsigned r = next(), k = r % SLOTS, size = 8 + (r >> 9) % 8192;
-			if (!slot[k]) {
-				slot[k] = malloc(size);
-			} else if (r & 0x100) {
-				free(slot[k]);
-				slot[k] = 0;
-			} else {
-				slot[k] = realloc(slot[k], size);
-			}
-			if (slot[k])
-				((char *)slot[k])[0] = 1;
-		}
+	unsigned scale = argc > 2 ? (unsigned)atoi(argv[2]) : 1;
+	unsigned i;
+	for (i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+		if (!strcmp(w, workloads[i].name))
+			break;
+	if (i == sizeof workloads / sizeof workloads[0] || scale < 1 || scale > MAX_SCALE) {
+		printf("usage: arm_bench pair|churn|random|frame|frag <scale 1..%d>\n", MAX_SCALE);
+		return 1;
 	}
-	printf("%s %d %u\n", w, n, sum);
+	/* Something stays allocated, as stdio's buffers do in any program, and
+	   the allocator's one-time set-up is not part of the workload. */
+	resident = malloc(100);
+	vtb_begin();
+	workloads[i].run(scale);
+	vtb_end();
+	printf("vtb-ops: %lu\n", ops);
+	vtb_report(w, peak_live);
 	return 0;
 }

@@ -1,56 +1,187 @@
 #!/usr/bin/env bash
-# ARM instruction counts: vitalloc's dist/vita/lib/libvitalloc.a against
-# newlib's own malloc (dlmalloc 2.6, what VitaSDK ships) on the same call
-# sequence, both linked by arm-none-eabi-gcc for the Cortex-A9 and run under
-# qemu-arm. Guest instructions are counted from qemu's execution trace
-# (-singlestep -d exec: one trace line per instruction); each workload runs
-# with N and 2N operations and the difference is divided by N, so start-up
-# does not count. A benchmark, not a test: it fails only if something cannot
-# be built or run.
+# bench/arm/run.sh (make bench) -- vitalloc's speed on the Vita's CPU.
 #
-# vitalloc takes the heap lock (the simulated kernel's LwMutex) twice per
-# malloc+free; newlib's malloc in Debian's newlib takes none (VitaSDK's
-# takes its own LwMutex, the same kind of lock). The table therefore also
-# shows vitalloc's count without the simulated lock, measured separately.
+# Exact counts of the guest instructions executed inside the allocator's own
+# code, for vitalloc (dist/vita/lib/libvitalloc.a, `make vita`) and for
+# newlib's malloc (dlmalloc 2.6 from Debian's libnewlib-arm-none-eabi, the
+# allocator VitaSDK ships), on the same call sequences, under
+# `qemu-arm -cpu cortex-a9` with a TCG plugin of ours (plugin/vtb_plugin.c):
+#   - the allocator's code ranges come from the linker map (map2ranges.py):
+#     every code section of libvitalloc.a, or of newlib's malloc objects in
+#     libc.a (never the simulated kernel, memcpy or memset); libgcc's
+#     arithmetic helpers (division: the A9 has no divide instruction) count
+#     when the allocator calls them;
+#   - counting happens between vtb_begin() and vtb_end() (harness.c); the
+#     plugin also counts the calls and the largest count of any one call;
+#   - memory: the program's peak of live requested bytes, the simulated
+#     kernel's memblock peak (what vitalloc held) and newlib's sbrk
+#     high-water mark (newlib's build is linked with --wrap=_sbrk_r).
+# Workloads: arm_bench.c, each at two heap sizes; plus one row per Lua
+# script when bench/arm/lua/build.sh exists and works.
+#
+# Writes the Markdown report to stdout and build/bench-arm/results.md; raw
+# outputs in build/bench-arm/runs/. A benchmark, not a test: it fails only
+# if something cannot be built or run, never because of a number.
+#   JOBS=n  parallel qemu runs (default: the number of CPUs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
+here=$root/bench/arm
 out=$root/build/bench-arm
-mkdir -p "$out"
-N=${N:-2000}
+runs=$out/runs
+jobs=${JOBS:-$(nproc)}
 flags=(-mcpu=cortex-a9 -mfpu=neon -mfloat-abi=hard -mthumb --specs=rdimon.specs -O2 -fno-builtin)
+die() { echo "bench-arm: $*" >&2; exit 1; }
+note() { echo "bench-arm: $*" >&2; }
 
-[ -f dist/vita/lib/libvitalloc.a ] || { echo "bench-arm: run 'make vita' first" >&2; exit 1; }
-cmake -S c-tests/vita-sim -B "$out/sim" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" >"$out/sim.log" 2>&1
-cmake --build "$out/sim" >>"$out/sim.log" 2>&1
+for tool in arm-none-eabi-gcc arm-none-eabi-readelf qemu-arm gcc cmake python3; do
+	command -v $tool >/dev/null || die "$tool not found (make deps installs it)"
+done
+lib=$root/dist/vita/lib/libvitalloc.a
+[ -f "$lib" ] || die "run 'make vita' first ($lib is missing)"
+mkdir -p "$out"
+rm -rf "$runs"
+mkdir -p "$runs"
+: >"$out/ranges.log"
+
+# newlib's malloc objects in Debian's libc.a (checked with the map: these
+# are the members that define the malloc family and __malloc_lock/unlock).
+newlib_malloc='libc\.a\(lib_a-(mallocr|freer|reallocr|callocr|cfreer|malignr|vallocr|pvallocr|mallinfor|mallstatsr|msizer|malloptr|malloc|calloc|realloc|reallocf|reallocarray|malign|valloc|msize|mstats|mtrim|aligned_alloc|mlock)\.o\)'
+vitalloc_code='libvitalloc\.a\('
+helpers='libgcc\.a\('
+
+# --- 1. the simulated kernel, the plugin, the harness -------------------------
+cmake -S c-tests/vita-sim -B "$out/sim" -DCMAKE_BUILD_TYPE=Release -DVITA_SIM_SELFTEST=OFF \
+	-DCMAKE_TOOLCHAIN_FILE="$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" >"$out/sim.log" 2>&1 ||
+	die "configuring c-tests/vita-sim failed: $out/sim.log"
+cmake --build "$out/sim" >>"$out/sim.log" 2>&1 || die "building c-tests/vita-sim failed: $out/sim.log"
 crt=$(find "$out/sim" -name 'sim_crt.c.o*' | head -n1)
+[ -n "$crt" ] || die "no sim_crt object in $out/sim"
 sim=("$out/sim/libsim_sbrk.a" "$out/sim/libsim_kernel.a")
-link() { arm-none-eabi-gcc "${flags[@]}" "$@" 2>&1 | grep -v 'GNU-stack\|will be removed' || true; }
-link bench/arm/arm_bench.c "$crt" dist/vita/lib/libvitalloc.a "${sim[@]}" -o "$out/vitalloc.elf"
-link bench/arm/arm_bench.c "$crt" "${sim[@]}" -o "$out/newlib.elf"
-link -Ic-tests/vita-sim bench/arm/lwmutex.c "$out/sim/libsim_kernel.a" -o "$out/lwmutex.elf"
 
-count() { # elf workload n -> guest instructions executed
-  qemu-arm -cpu cortex-a9 -singlestep -d nochain,exec -D "$out/trace.txt" "$1" "$2" "$3" >/dev/null
-  grep -c '^Trace' "$out/trace.txt"
-}
-per_op() { # elf workload
-  local a b
-  a=$(count "$1" "$2" "$N")
-  b=$(count "$1" "$2" $((2 * N)))
-  echo $(((b - a) / N))
+plugin=$out/vtb_plugin.so
+gcc -shared -fPIC -O2 -fvisibility=hidden -Wall -Wextra -Werror -o "$plugin" "$here/plugin/vtb_plugin.c" ||
+	die "building the plugin failed"
+
+cc_arm() { arm-none-eabi-gcc "${flags[@]}" -Wall -Wextra -I"$here" -Ic-tests/vita-sim "$@"; }
+# The linker's notes about rdimon's stubs and the executable stack are noise.
+link_arm() { arm-none-eabi-gcc "${flags[@]}" "$@" 2>&1 | { grep -v 'GNU-stack\|will be removed\|is not implemented and will always fail' || true; } ; }
+cc_arm -c "$here/harness.c" -o "$out/harness.o"
+cc_arm -c "$here/arm_bench.c" -o "$out/arm_bench.o"
+
+# build <name> <objects and archives before the allocator...>: links
+# <name>.vitalloc.elf and <name>.newlib.elf the same way (as the previous
+# version of this script and c-tests/vita-sim's vita_sim_link do: sim_crt's
+# object, libvitalloc.a in the user-library position, libsim_sbrk.a,
+# libsim_kernel.a, then libc), newlib's with --wrap=_sbrk_r for the sbrk
+# mark (harness.c), and writes the plugin's range file next to each ELF.
+build() {
+	local name=$1 a
+	shift
+	for a in vitalloc newlib; do
+		local elf=$out/$name.$a.elf alloc=() code=$newlib_malloc extra=(-Wl,--wrap=_sbrk_r)
+		if [ $a = vitalloc ]; then alloc=("$lib"); code=$vitalloc_code; extra=(); fi
+		rm -f "$elf"
+		link_arm "$@" "$crt" "${alloc[@]}" "${sim[@]}" -lm "${extra[@]}" -Wl,-Map="$elf.map" -o "$elf" >&2
+		[ -f "$elf" ] || return 1
+		python3 "$here/map2ranges.py" "$elf.map" "$elf" "$elf.ranges" --alloc "$code" --helper "$helpers" 2>>"$out/ranges.log" ||
+			{ tail -n1 "$out/ranges.log" >&2; return 1; }
+	done
 }
 
-lock=$(per_op "$out/lwmutex.elf" lock)
-echo "bench-arm: the simulated LwMutex lock+unlock costs $lock instructions" >&2
-{
-  echo "| workload (per operation) | newlib malloc | vitalloc | vitalloc without the simulated lock |"
-  echo "|---|---:|---:|---:|"
-  for w in pair small mixed; do
-    n=$(per_op "$out/newlib.elf" "$w")
-    v=$(per_op "$out/vitalloc.elf" "$w")
-    locks=1
-    [ "$w" = pair ] && locks=2 # a malloc and a free per operation
-    echo "| $w | $n | $v | $((v - locks * lock)) |"
-  done
-} | tee "$out/results.md"
+# measure <elf> <tag> <args...>: one run under the plugin; outputs in $runs/<tag>.*
+measure() {
+	local elf=$1 tag=$2
+	shift 2
+	timeout 600 qemu-arm -cpu cortex-a9 -plugin "$plugin,ranges=$elf.ranges" -d plugin -D "$runs/$tag.plugin" \
+		"$elf" "$@" </dev/null >"$runs/$tag.stdout" 2>"$runs/$tag.stderr"
+}
+
+# --- 2. the plugin's self-test: a hand-counted "allocator" ----------------------
+st=$out/selftest
+cc_arm -c "$here/plugin/test/fake_alloc.S" -o "$out/fake_alloc.o"
+cc_arm -c "$here/plugin/test/fake_helper.S" -o "$out/fake_helper.o"
+cc_arm -c "$here/plugin/test/selftest.c" -o "$out/selftest.o"
+rm -f "$st.elf"
+link_arm "$out/selftest.o" "$out/fake_alloc.o" "$out/fake_helper.o" "$out/harness.o" "$crt" "${sim[@]}" \
+	-Wl,-Map="$st.map" -o "$st.elf" >&2
+python3 "$here/map2ranges.py" "$st.map" "$st.elf" "$st.ranges" --alloc 'fake_alloc\.o' --helper 'fake_helper\.o' 2>/dev/null ||
+	die "map2ranges failed on the plugin self-test"
+qemu-arm -cpu cortex-a9 -plugin "$plugin,ranges=$st.ranges" -d plugin -D "$st.plugin" "$st.elf" >"$st.stdout" ||
+	die "the plugin self-test did not run"
+want=$(sed -n 's/^expect //p' "$st.stdout")
+got=$(sed -n 's/^vtb-plugin //p' "$st.plugin")
+[ -n "$want" ] && [ "$want" = "$got" ] || die "the plugin miscounts: expected '$want', got '$got'"
+note "plugin self-test: $got"
+
+# --- 3. the workloads ---------------------------------------------------------------
+build bench "$out/arm_bench.o" "$out/harness.o" || die "linking arm_bench failed"
+
+# id|name in the table|description|group|size|elf base|args
+# (group + size: the growth check compares a group's small and big heap)
+rows=$out/rows.txt
+cat >"$rows" <<'EOF'
+pair|pair|malloc(32)+free, 64 blocks of 16 B–1 KiB live|pair|small|bench|pair 1
+pair-big|pair-big|the same with 4096 blocks live|pair|big|bench|pair 64
+churn|churn|LIFO batches of 1–16 blocks of 16–64 B, 64 blocks live|churn|small|bench|churn 1
+churn-big|churn-big|the same with 4096 blocks live|churn|big|bench|churn 64
+random|random-512|malloc/free/realloc of 8–4096 B over 512 slots|random|small|bench|random 1
+random-big|random-8192|the same over 8192 slots|random|big|bench|random 16
+frame|frame|game frames: 16 assets of 16 KiB–2 MiB, 1/8 replaced every 30th frame; 40–200 temporaries of 16 B–4 KiB and 3 realloc-doubled vectors per frame|frame|small|bench|frame 1
+frame-big|frame-big|the same with 64 assets|frame|big|bench|frame 4
+frag|frag|4 rounds: 2000 blocks of long-tailed sizes (16–512 B, then ×4 per round), every other live block freed|frag|small|bench|frag 1
+frag-big|frag-big|the same with 8000 blocks per round|frag|big|bench|frag 4
+EOF
+
+# --- 4. Lua (bench/arm/lua, optional) -------------------------------------------------
+lua_note=
+if [ -f "$here/lua/build.sh" ]; then
+	if bash "$here/lua/build.sh" "$out/lua" >"$out/lua-build.log" 2>&1 &&
+		[ -f "$out/lua/lua_driver.o" ] && [ -f "$out/lua/liblua.a" ] &&
+		build lua "$out/lua/lua_driver.o" "$out/lua/liblua.a" "$out/harness.o" 2>>"$out/lua-build.log"; then
+		for s in "$here"/lua/*.lua; do
+			[ -f "$s" ] || continue
+			b=$(basename "$s" .lua)
+			echo "lua-$b|lua: $b|bench/arm/lua/$b.lua run by lua_driver.c (Lua 5.4's allocation stream: realloc and free)|-|-|lua|$s" >>"$rows"
+		done
+	else
+		lua_note="Lua rows skipped: bench/arm/lua/build.sh or the Lua link failed (log: build/bench-arm/lua-build.log)."
+		note "$lua_note"
+	fi
+else
+	lua_note="Lua rows skipped: bench/arm/lua/build.sh does not exist."
+	note "$lua_note"
+fi
+
+# --- 5. run everything, JOBS at a time ----------------------------------------------
+# A failed workload run is an error; a failed Lua run only a note (the Lua
+# rows are optional), shown in the report as a row that did not finish.
+pids=()
+failed=0
+reap() { # pid:tag
+	local tag=${1#*:}
+	wait "${1%%:*}" && return 0
+	note "run $tag failed: $runs/$tag.stderr"
+	case $tag in *.lua-*) ;; *) failed=1 ;; esac
+}
+while IFS='|' read -r id _name _desc _group _size base args; do
+	for a in newlib vitalloc; do
+		# shellcheck disable=SC2086 # args are words
+		measure "$out/$base.$a.elf" "$a.$id" $args &
+		pids+=("$!:$a.$id")
+		if [ ${#pids[@]} -ge "$jobs" ]; then
+			reap "${pids[0]}"
+			pids=("${pids[@]:1}")
+		fi
+	done
+done <"$rows"
+for p in "${pids[@]}"; do reap "$p"; done
+
+# --- 6. the report ---------------------------------------------------------------------
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git status --porcelain -- src 2>/dev/null)" ] || rev="$rev + uncommitted changes in src/"
+meta="vitalloc $rev (dist/vita/lib/libvitalloc.a of $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')); $(qemu-arm --version | head -n1); run $(date -u '+%Y-%m-%d %H:%M UTC')."
+python3 "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
+	die "the report failed (a run that did not finish? see $runs)"
+cat "$out/results.md"
+[ $failed = 0 ] || die "some runs failed (see above); the table shows what finished"

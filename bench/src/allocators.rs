@@ -4,14 +4,17 @@
 //! Locking: vitalloc uses its own default lock (a futex on Linux); the
 //! adapters below (dlmalloc, rlsf) and talc's `TalcLock` use one minimal
 //! spinlock, so every allocator pays one uncontended atomic read-modify-write
-//! to lock. glibc has its own arena lock/tcache. The benchmark is
-//! single-threaded, so no lock is ever contended.
+//! to lock. glibc has its own arena lock/tcache, mimalloc its thread-local
+//! heaps. Every allocator here is `Sync` and safe to call from several
+//! threads as wired (the spinlocked ones serialise every call); only the
+//! two-thread workloads ever contend.
 //!
 //! Memory sources: talc and rlsf grow, like `sbrk`, inside one contiguous
 //! reserved region in steps of [`GROW_UNIT`] (dlmalloc's default
 //! granularity); dlmalloc maps with `mmap` through a counting wrapper;
-//! vitalloc uses `MmapSource`. The bytes each holds from its source are
-//! tracked so heap efficiency can be compared.
+//! vitalloc uses `MmapSource`; glibc and mimalloc use their own (process-wide)
+//! sources. The bytes each holds from its source are tracked so heap
+//! efficiency can be compared.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::{Cell, UnsafeCell};
@@ -25,6 +28,7 @@ pub enum Kind {
     Null,
     Vitalloc,
     Glibc,
+    Mimalloc,
     Dlmalloc,
     Talc,
     Rlsf,
@@ -32,9 +36,10 @@ pub enum Kind {
 
 impl Kind {
     /// The allocators in table order (the baseline excluded).
-    pub const COMPARED: [Kind; 5] = [
+    pub const COMPARED: [Kind; 6] = [
         Kind::Vitalloc,
         Kind::Glibc,
+        Kind::Mimalloc,
         Kind::Dlmalloc,
         Kind::Talc,
         Kind::Rlsf,
@@ -45,6 +50,7 @@ impl Kind {
             Kind::Null => "null",
             Kind::Vitalloc => "vitalloc",
             Kind::Glibc => "glibc",
+            Kind::Mimalloc => "mimalloc",
             Kind::Dlmalloc => "dlmalloc",
             Kind::Talc => "talc",
             Kind::Rlsf => "rlsf",
@@ -56,6 +62,7 @@ impl Kind {
             Kind::Null,
             Kind::Vitalloc,
             Kind::Glibc,
+            Kind::Mimalloc,
             Kind::Dlmalloc,
             Kind::Talc,
             Kind::Rlsf,
@@ -65,8 +72,9 @@ impl Kind {
     }
 }
 
-/// What the driver needs beyond `GlobalAlloc`.
-pub trait BenchAlloc: GlobalAlloc {
+/// What the driver needs beyond `GlobalAlloc`. `Sync`: the two-thread
+/// workloads call one instance from two threads at once.
+pub trait BenchAlloc: GlobalAlloc + Sync {
     /// False only for the null baseline, whose blocks all alias one buffer
     /// (so the driver must not check block contents).
     const DISTINCT: bool = true;
@@ -295,6 +303,42 @@ pub fn glibc_held() -> usize {
     mi.arena + mi.hblkhd
 }
 
+// ----- mimalloc ------------------------------------------------------------------
+
+/// The `mimalloc` crate with its default features (mimalloc v3, statically
+/// linked, not overriding `malloc`): one process-wide allocator with a heap
+/// per thread, so every "instance" shares the same state.
+pub use mimalloc::MiMalloc as Mimalloc;
+
+unsafe extern "C" {
+    // Part of mimalloc's stable C API (mimalloc.h); the Rust bindings expose
+    // it only with their `extended` feature, so it is declared here.
+    fn mi_process_info(
+        elapsed_msecs: *mut usize,
+        user_msecs: *mut usize,
+        system_msecs: *mut usize,
+        current_rss: *mut usize,
+        peak_rss: *mut usize,
+        current_commit: *mut usize,
+        peak_commit: *mut usize,
+        page_faults: *mut usize,
+    );
+}
+
+impl BenchAlloc for Mimalloc {
+    /// mimalloc's own peak of committed memory (process-wide; exact, not
+    /// sampled). On Linux it reserves arenas without counting them and counts
+    /// a 64 KiB arena slice as committed when it first hands it out, plus its
+    /// OS-allocated metadata; purged (decommitted) memory is subtracted.
+    fn obtained_peak(&self) -> Option<usize> {
+        let mut v = [0usize; 8];
+        let [a, b, c, d, e, f, g, h] = &mut v;
+        // SAFETY: every pointer is to a live, writable usize.
+        unsafe { mi_process_info(a, b, c, d, e, f, g, h) };
+        (v[6] > 0).then_some(v[6])
+    }
+}
+
 // ----- dlmalloc ------------------------------------------------------------------
 
 /// dlmalloc's own Linux system allocator (mmap/mremap/munmap), plus a count
@@ -416,6 +460,10 @@ pub struct TalcRegion {
     region: Region,
     heap_end: Option<NonNull<u8>>,
 }
+
+// SAFETY: the region and the heap end point into memory this source owns;
+// talc reaches them only under its lock.
+unsafe impl Send for TalcRegion {}
 
 // SAFETY: `acquire` touches only `talc` and its own region, never an
 // allocator (no printing, no std collections).

@@ -136,6 +136,10 @@ impl<T: Copy> MapBuf<T> {
     pub fn len(&self) -> usize {
         self.len
     }
+    /// The first element's address.
+    pub fn ptr(&self) -> *mut T {
+        self.p
+    }
     pub fn clear(&mut self) {
         self.len = 0;
     }
@@ -165,6 +169,11 @@ pub struct Blk {
     tag: u8,
 }
 
+// SAFETY: a block is plain memory owned by whoever holds the `Blk`; the
+// two-thread workloads hand blocks from one thread to another through a
+// queue (so the other thread frees them), which is what this allows.
+unsafe impl Send for Blk {}
+
 impl Blk {
     pub const EMPTY: Blk = Blk {
         p: ptr::null_mut(),
@@ -181,8 +190,52 @@ impl Blk {
     }
 }
 
+/// Where a timed driver puts the duration of every call: a buffer made
+/// (and every page of it written) before the measured run starts, from the
+/// system allocator, so recording allocates nothing and faults no page in.
+pub struct Lat {
+    ticks: Vec<u32>,
+    n: usize,
+}
+
+impl Lat {
+    pub fn with_capacity(cap: usize) -> Self {
+        // Non-zero fill: `vec![0; n]` would come from calloc, untouched.
+        Lat {
+            ticks: vec![u32::MAX; cap],
+            n: 0,
+        }
+    }
+    pub fn clear(&mut self) {
+        self.n = 0;
+    }
+    /// The recorded durations (in TSC ticks), in call order.
+    pub fn samples(&mut self) -> &mut [u32] {
+        &mut self.ticks[..self.n]
+    }
+    #[inline(always)]
+    fn record(&mut self, ticks: u64) {
+        assert!(self.n < self.ticks.len(), "latency buffer too small");
+        self.ticks[self.n] = ticks.min(u32::MAX as u64) as u32;
+        self.n += 1;
+    }
+}
+
+/// The time-stamp counter, after every earlier instruction has completed
+/// (`lfence`), so a call's own instructions fall between two readings.
+#[inline(always)]
+pub fn ticks() -> u64 {
+    // SAFETY: lfence and rdtsc exist on every x86-64 CPU.
+    unsafe {
+        core::arch::x86_64::_mm_lfence();
+        core::arch::x86_64::_rdtsc()
+    }
+}
+
 /// Issues the calls, touches every block, counts calls and live bytes.
-pub struct Driver<'a, A: BenchAlloc> {
+/// `TIMED`: also reads the TSC around every allocator call and records the
+/// difference in a [`Lat`] (the latency runs; otherwise compiled out).
+pub struct Driver<'a, A: BenchAlloc, const TIMED: bool = false> {
     a: &'a A,
     rng: Rng,
     /// Allocator calls made (alloc, dealloc and realloc each count one).
@@ -195,13 +248,14 @@ pub struct Driver<'a, A: BenchAlloc> {
     probe: Option<fn() -> usize>,
     countdown: u32,
     pub probe_peak: usize,
+    lat: Option<&'a mut Lat>,
 }
 
 /// How often the probe samples: often enough to see glibc's peak within a
 /// few blocks, rarely enough not to dominate the run.
 const SAMPLE_EVERY: u32 = 16;
 
-impl<'a, A: BenchAlloc> Driver<'a, A> {
+impl<'a, A: BenchAlloc> Driver<'a, A, false> {
     pub fn new(a: &'a A, seed: u64, probe: Option<fn() -> usize>) -> Self {
         Driver {
             a,
@@ -212,11 +266,48 @@ impl<'a, A: BenchAlloc> Driver<'a, A> {
             probe,
             countdown: SAMPLE_EVERY,
             probe_peak: 0,
+            lat: None,
         }
     }
+}
 
+impl<'a, A: BenchAlloc> Driver<'a, A, true> {
+    /// A driver that records the duration of every call in `lat`.
+    pub fn timed(a: &'a A, seed: u64, lat: &'a mut Lat) -> Self {
+        Driver {
+            a,
+            rng: Rng::new(seed),
+            ops: 0,
+            live: 0,
+            live_peak: 0,
+            probe: None,
+            countdown: SAMPLE_EVERY,
+            probe_peak: 0,
+            lat: Some(lat),
+        }
+    }
+}
+
+impl<'a, A: BenchAlloc, const TIMED: bool> Driver<'a, A, TIMED> {
     pub fn rng(&mut self) -> &mut Rng {
         &mut self.rng
+    }
+
+    /// Makes one allocator call through `f`, timed if `TIMED`.
+    #[inline(always)]
+    fn call<R>(&mut self, f: impl FnOnce(&'a A) -> R) -> R {
+        let a = self.a;
+        if TIMED {
+            let t0 = ticks();
+            let r = f(a);
+            let t1 = ticks();
+            if let Some(lat) = self.lat.as_deref_mut() {
+                lat.record(t1.wrapping_sub(t0));
+            }
+            r
+        } else {
+            f(a)
+        }
     }
 
     #[inline(always)]
@@ -245,7 +336,7 @@ impl<'a, A: BenchAlloc> Driver<'a, A> {
         let tag = self.rng.next() as u8;
         // SAFETY: sizes are small and alignments powers of two.
         let l = unsafe { Layout::from_size_align_unchecked(size, align) };
-        let p = cg_alloc(self.a, l);
+        let p = self.call(|a| cg_alloc(a, l));
         if p.is_null() {
             out_of_memory(l);
         }
@@ -264,16 +355,23 @@ impl<'a, A: BenchAlloc> Driver<'a, A> {
 
     #[inline(always)]
     pub fn free(&mut self, b: Blk) {
-        verify::<A>(b, b.size as usize);
-        cg_dealloc(self.a, b.p, b.layout());
+        self.free_foreign(b);
         self.live -= b.size as usize;
+    }
+
+    /// Frees a block that another thread's driver made (so this driver's
+    /// live count never had it).
+    #[inline(always)]
+    pub fn free_foreign(&mut self, b: Blk) {
+        verify::<A>(b, b.size as usize);
+        self.call(|a| cg_dealloc(a, b.p, b.layout()));
         self.tick();
     }
 
     #[inline(always)]
     pub fn realloc(&mut self, b: Blk, new_size: usize) -> Blk {
         verify::<A>(b, b.size as usize);
-        let p = cg_realloc(self.a, b.p, b.layout(), new_size);
+        let p = self.call(|a| cg_realloc(a, b.p, b.layout(), new_size));
         if p.is_null() {
             out_of_memory(Layout::from_size_align(new_size, b.align as usize).unwrap());
         }
@@ -380,7 +478,7 @@ impl Workload {
 
     /// Runs the workload once at `scale` (1 = the callgrind size) through
     /// `d`; every block is freed at the end.
-    pub fn run<A: BenchAlloc>(self, d: &mut Driver<'_, A>, scale: usize) {
+    pub fn run<A: BenchAlloc, const T: bool>(self, d: &mut Driver<'_, A, T>, scale: usize) {
         match self {
             Workload::Pair => pair(d, 200_000 * scale, 16),
             Workload::PairEmpty => pair(d, 200_000 * scale, 0),
@@ -400,7 +498,7 @@ impl Workload {
 /// `background` blocks of 16–1024 bytes stay live meanwhile, as some always
 /// do in a real program; with none, every free empties the heap, which some
 /// allocators treat as a moment to give memory back.
-fn pair<A: BenchAlloc>(d: &mut Driver<'_, A>, pairs: usize, background: usize) {
+fn pair<A: BenchAlloc, const T: bool>(d: &mut Driver<'_, A, T>, pairs: usize, background: usize) {
     let mut keep = MapBuf::<Blk>::with_capacity(background.max(1));
     for _ in 0..background {
         let size = d.rng().log_range(16, 1024);
@@ -416,7 +514,7 @@ fn pair<A: BenchAlloc>(d: &mut Driver<'_, A>, pairs: usize, background: usize) {
 }
 
 /// Batches of 1..=32 blocks of 16–64 bytes, freed newest first.
-fn lifo<A: BenchAlloc>(d: &mut Driver<'_, A>, ops: u64) {
+pub fn lifo<A: BenchAlloc, const T: bool>(d: &mut Driver<'_, A, T>, ops: u64) {
     let mut stack = MapBuf::<Blk>::with_capacity(32);
     while d.ops < ops {
         let n = d.rng().range(1, 32);
@@ -432,7 +530,7 @@ fn lifo<A: BenchAlloc>(d: &mut Driver<'_, A>, ops: u64) {
 
 /// 1024 slots; each step picks one: an empty slot gets a new block, a full
 /// one is freed or reallocated (even odds), sizes uniform in 8..=4096.
-fn random<A: BenchAlloc>(d: &mut Driver<'_, A>, steps: usize) {
+fn random<A: BenchAlloc, const T: bool>(d: &mut Driver<'_, A, T>, steps: usize) {
     const SLOTS: usize = 1024;
     let mut slots = MapBuf::<Blk>::with_capacity(SLOTS);
     for _ in 0..SLOTS {
@@ -466,7 +564,7 @@ fn random<A: BenchAlloc>(d: &mut Driver<'_, A>, steps: usize) {
 /// 5 % new assets in place of old ones, midway through the frame, while
 /// that frame's temporaries are live (as a game loading a level section
 /// would).
-fn frame<A: BenchAlloc>(d: &mut Driver<'_, A>, frames: usize) {
+fn frame<A: BenchAlloc, const T: bool>(d: &mut Driver<'_, A, T>, frames: usize) {
     const ASSETS: usize = 2000;
     const REPLACE: usize = ASSETS / 20;
     let mut assets = MapBuf::<Blk>::with_capacity(ASSETS);
@@ -506,7 +604,7 @@ fn frame<A: BenchAlloc>(d: &mut Driver<'_, A>, frames: usize) {
 /// random half of everything live. The distributions alternate between
 /// small and large sizes, so the holes the previous round left are the wrong
 /// size for the next one.
-fn frag<A: BenchAlloc>(d: &mut Driver<'_, A>) {
+fn frag<A: BenchAlloc, const T: bool>(d: &mut Driver<'_, A, T>) {
     const PER_ROUND: usize = 10_000;
     const DISTS: [(usize, usize); 4] = [(16, 1024), (1024, 16 << 10), (16, 256), (256, 4096)];
     let mut live = MapBuf::<Blk>::with_capacity(2 * PER_ROUND + 64);

@@ -150,10 +150,12 @@ static void test_stats(void)
 	check_invariants(&s7);
 	free(big);
 	vitalloc_stats_t s8 = vt_stats();
-	/* 6 MiB is above the trim threshold: given back at once. */
+	/* 6 MiB is above the trim threshold: given back at once (page-map
+	 * nodes made for its address range stay: metadata is never given
+	 * back, so compare with the moment it was held). */
 	VT_CHECK_EQ(s8.large_blocks, s6.large_blocks);
-	VT_CHECK_EQ(s8.reserved, s6.reserved);
-	VT_CHECK_EQ(s8.source_blocks, s6.source_blocks);
+	VT_CHECK_CMP(s8.reserved, <=, s7.reserved - 6 * VT_MIB);
+	VT_CHECK_EQ(s8.source_blocks, s7.source_blocks - 1);
 	VT_CHECK_EQ(s8.reserved_peak, s7.reserved_peak); /* peaks stay */
 	VT_CHECK_EQ(s8.in_use_peak, s7.in_use_peak);
 

@@ -1,10 +1,12 @@
 /*
  * sim_kernel.c -- simulated PlayStation Vita kernel (memblocks, free-memory
- * query, LwMutex, TLS) for vitalloc's tests; see sim_kernel.h for the API.
+ * query, LwMutex, TLS, threads) for vitalloc's tests; see sim_kernel.h for
+ * the API.
  *
  * Simulates: sceKernelAllocMemBlock & co. with the real type granularities,
  * budgets, the ~2048-block limit and the real error codes; LwMutex with
- * recursion and ownership; per-thread TLS slots. Deliberately stricter than
+ * recursion and ownership; per-thread TLS slots below TPIDRURO and thread
+ * identity/liveness (simulated threads on ARM). Deliberately stricter than
  * the real kernel where that exposes bugs: a block without an alignment
  * option is 4 KiB- but never 8 KiB-aligned (base % 8192 == 4096, whatever
  * the type); with alignment A it is A- but, when it fits, not 2A-aligned;
@@ -22,6 +24,22 @@
  * opt->attr bits other than HAS_ALIGNMENT fail with ILLEGAL_ATTR; an address
  * no block contains fails with ILLEGAL_ADDR; info->size must equal the
  * struct size (ILLEGAL_SIZE). TLS slots are pointer-sized (8 bytes on host).
+ *
+ * Threads (ARM): a static table of SIM_MAX_THREADS entries, each with a
+ * 0x800-byte TLS area in .bss; TPIDRURO = end of the current thread's area,
+ * set with qemu-arm's ARM private syscall set_tls (0x0f0005, r0 = value;
+ * linux-user mode only). Error codes of the thread calls: the values are
+ * vita-headers' (psp2/kernel/error.h); which call returns which follows
+ * Vita3K (modules/SceKernelThreadMgr/SceThreadmgr.cpp: _sceKernelGetThreadInfo
+ * returns UNKNOWN_THREAD_ID for a thread that does not exist, ILLEGAL_ADDR
+ * for info == NULL and INVALID_ARGUMENT_SIZE when info->size !=
+ * sizeof(SceKernelThreadInfo); kernel/src/state.cpp get_thread_tls_addr:
+ * keys 0..0x100, else NULL; thread.cpp: the TLS area is zeroed, then slots
+ * 0 (process id), 1 (thread id), 2-3 (stack), 8 (priority), 9 (affinity)
+ * are filled -- here 2-3 stay 0, the threads have no stacks of their own).
+ * Stricter than Vita3K: GetThreadInfo checks info->size before the thread,
+ * so a wrong size never passes for "thread is gone". thid 0 is
+ * SCE_KERNEL_THREAD_ID_SELF for GetThreadInfo and GetThreadTLSAddr.
  *
  * Must never: call malloc/calloc/realloc/free (the code under test replaces
  * them; build with -fno-builtin so GCC does not invent such calls), use
@@ -47,7 +65,6 @@
 #define SIM_POOL_BYTES (SIM_BAREMETAL ? (size_t)512 << 20 : (size_t)1024 << 20)
 #endif
 #define SIM_MAX_BLOCKS 4096
-#define SIM_TLS_SLOTS 256
 #define PAGE ((size_t)4096)
 #define MiB (1024ull * 1024ull)
 
@@ -321,7 +338,8 @@ SceUID sceKernelAllocMemBlock(const char *name, SceUInt32 type, SceSize size, Sc
 	nblocks++;
 	b = &blocks[idx];
 	uid_serial++;
-	b->uid = (SceUID)((0x40010001u + 2u * uid_serial) & 0x7FFFFFFFu);
+	/* 0x...1 mod 16: never a simulated thread id (0x...3 mod 16) */
+	b->uid = (SceUID)((0x40010001u + 0x10u * uid_serial) & 0x7FFFFFFFu);
 	b->type = type;
 	b->off = off;
 	b->size = size;
@@ -438,18 +456,9 @@ typedef char lw_fits_work[(sizeof(lw_t) == sizeof(SceKernelLwMutexWork)) ? 1 : -
 #define LW_DEAD 0x44656164u /* "Dead" */
 #define LW_MISUSE ((int)0x80028181u) /* returned only if a misuse hook returns */
 
-static unsigned long long self_id(void)
-{
-#if SIM_HOST_THREADS
-	static unsigned long long next_id;
-	static __thread unsigned long long id;
-	if (!id)
-		id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-	return id;
-#else
-	return 1;
-#endif
-}
+/* The calling thread's id: the current simulated thread on ARM, the calling
+   pthread's on the host (defined with the threads below). */
+static unsigned long long self_id(void);
 
 static SceUInt32 lw_check(const void *work, SceUInt32 magic)
 {
@@ -576,9 +585,17 @@ static int lw_lock(const char *fn, SceKernelLwMutexWork *work, int count, int tr
 		}
 	}
 #else
-	(void)timeout;
-	if (m->count > 0)
-		return lw_misuse(fn, work, "locked by another thread (single-threaded simulator)");
+	if (m->count > 0) {
+		/* another simulated thread holds it; it cannot run while this one
+		   waits (there is no scheduler): a timed wait times out, an
+		   untimed one would never return */
+		if (timeout) {
+			*timeout = 0;
+			UNLOCK();
+			return SIM_ERR_WAIT_TIMEOUT;
+		}
+		return lw_misuse(fn, work, "locked by another simulated thread: this thread would wait forever (the simulator has no scheduler; switch back to the owner and unlock)");
+	}
 #endif
 	m->count = count;
 	m->owner = me;
@@ -624,17 +641,348 @@ int sceKernelUnlockLwMutex(SceKernelLwMutexWork *work, int count)
 	return 0;
 }
 
-/* ----------------------------------------------------------------- TLS -- */
-#if SIM_HOST_THREADS
-static __thread uintptr_t tls_slots[SIM_TLS_SLOTS];
-#else
-static uintptr_t tls_slots[SIM_TLS_SLOTS];
-#endif
+/* ------------------------------------------------------ TLS and threads -- */
+#define TLS_WORDS (SIM_TLS_AREA_SIZE / 4)
+#define SIM_THREAD_PRIORITY 160        /* a user thread's default priority */
+#define SIM_THREAD_AFFINITY 0x00070000 /* SCE_KERNEL_CPU_MASK_USER_ALL */
+/* vita-headers: VITASDK_BUILD_ASSERT_EQ(0x80, SceKernelThreadInfo) */
+typedef char thread_info_is_0x80[(sizeof(void *) != 4 || sizeof(SceKernelThreadInfo) == 0x80) ? 1 : -1];
+
+static int valid_key(int key)
+{
+	return key >= 0 && key <= SIM_TLS_KEY_MAX;
+}
+
+/* Thread n (creation order, main = 0): 0x40010003 + 0x10 * n, > 0. */
+static SceUID thread_id_of(unsigned n)
+{
+	return (SceUID)((SIM_MAIN_THREAD_ID + 0x10u * n) & 0x7FFFFFFFu); /* 3 mod 16: never 0 */
+}
+
+static void fill_info(SceKernelThreadInfo *info, SceUID thid, SceUInt32 status, int exit_status)
+{
+	char *p = info->name, *end = info->name + sizeof info->name - 1;
+	memset((char *)info + sizeof info->size, 0, sizeof *info - sizeof info->size);
+	info->processId = SIM_PROCESS_ID;
+	if (thid == SIM_MAIN_THREAD_ID)
+		put_str(p, end, "main_thread");
+	else
+		put_hex(put_str(p, end, "sim_thread_"), end, (uintptr_t)(SceUInt32)thid);
+	info->status = status;
+	info->initPriority = info->currentPriority = SIM_THREAD_PRIORITY;
+	info->initCpuAffinityMask = 0; /* SCE_KERNEL_THREAD_CPU_AFFINITY_MASK_DEFAULT */
+	info->currentCpuAffinityMask = SIM_THREAD_AFFINITY;
+	info->exitStatus = exit_status;
+	/* entry, stack, stackSize, cpu ids, clocks, counts: 0 (no real thread) */
+}
+
+#if SIM_BAREMETAL
+/* ---- ARM: simulated threads, TPIDRURO through qemu-arm's set_tls ---- */
+enum { TH_FREE, TH_ALIVE, TH_DORMANT };
+typedef struct {
+	SceUID id; /* 0 when free */
+	int state;
+	int exit_status;
+} thr_t;
+
+static thr_t thr[SIM_MAX_THREADS] = {{SIM_MAIN_THREAD_ID, TH_ALIVE, 0}}; /* [0]: main, forever */
+/* .bss: zero at start-up, like a fresh thread's slots */
+static uint32_t tls_mem[SIM_MAX_THREADS][TLS_WORDS] __attribute__((aligned(64)));
+static unsigned cur;               /* index of the current thread */
+static unsigned thread_serial = 1; /* n of the next thread id */
+static int tp_ready;
+
+static unsigned long long self_id(void)
+{
+	return (SceUInt32)thr[cur].id;
+}
+
+static uint32_t tp_of(unsigned i)
+{
+	return (uint32_t)(uintptr_t)(tls_mem[i] + TLS_WORDS);
+}
+
+static uint32_t read_tpidruro(void)
+{
+	uint32_t v;
+	__asm__ volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(v));
+	return v;
+}
+
+/* Linux's ARM private syscall set_tls (__ARM_NR_set_tls = 0x0f0005, EABI:
+   number in r7, value in r0, returns 0), implemented by qemu-arm in
+   linux-user mode even for a bare-metal (rdimon) program. r7 is saved by
+   hand: it is the Thumb frame pointer at -O0, which asm may not clobber. */
+static void write_tpidruro(uint32_t v)
+{
+	register uint32_t r0 __asm__("r0") = v;
+	__asm__ volatile("push {r7}\n\t"
+	                 "movw r7, #0x0005\n\t"
+	                 "movt r7, #0x000f\n\t"
+	                 "svc #0\n\t"
+	                 "pop {r7}"
+	                 : "+r"(r0)
+	                 :
+	                 : "memory");
+	if (r0 != 0 || read_tpidruro() != v)
+		report("sim_kernel: set_tls", (void *)(uintptr_t)v, NULL,
+		       "TPIDRURO could not be set (the ARM private syscall set_tls failed): run ARM tests under qemu-arm (linux-user mode)",
+		       1);
+}
+
+/* A fresh TLS area: zeroed, then the slots the kernel fills. */
+static void tls_fresh(unsigned i, SceUID id)
+{
+	memset(tls_mem[i], 0, sizeof tls_mem[i]);
+	tls_mem[i][SIM_TLS_KEY_PROCESS_ID] = SIM_PROCESS_ID;
+	tls_mem[i][SIM_TLS_KEY_THREAD_ID] = (uint32_t)id;
+	tls_mem[i][SIM_TLS_KEY_PRIORITY] = SIM_THREAD_PRIORITY;
+	tls_mem[i][SIM_TLS_KEY_CPU_AFFINITY] = SIM_THREAD_AFFINITY;
+}
+
+static void tp_boot(void)
+{
+	/* first call: the main thread is current, its area is still all zero */
+	tls_fresh(cur, thr[cur].id);
+	write_tpidruro(tp_of(cur));
+	tp_ready = 1;
+}
+#define BOOT() do { if (!tp_ready) tp_boot(); } while (0)
+
+void sim_kernel_start(void)
+{
+	BOOT();
+}
+
+/* Index of the alive or dormant thread thid (0: the current one), or -1. */
+static int find_thread(SceUID thid)
+{
+	unsigned i;
+	if (thid == SIM_THREAD_ID_SELF)
+		return (int)cur;
+	for (i = 0; i < SIM_MAX_THREADS; i++)
+		if (thr[i].state != TH_FREE && thr[i].id == thid)
+			return (int)i;
+	return -1;
+}
 
 void *sceKernelGetTLSAddr(int key)
 {
-	return key >= 0 && key < SIM_TLS_SLOTS ? (void *)&tls_slots[key] : NULL;
+	uint32_t tp;
+	BOOT();
+	if (!valid_key(key))
+		return NULL;
+	tp = read_tpidruro(); /* as SceLibKernel does */
+	if (tp != tp_of(cur))
+		report("sceKernelGetTLSAddr", (void *)(uintptr_t)tp, NULL,
+		       "TPIDRURO is not the current simulated thread's (changed behind the simulator's back)", 1);
+	return (void *)(uintptr_t)(tp - SIM_TLS_AREA_SIZE + 4u * (unsigned)key);
 }
+
+int sceKernelGetThreadId(void)
+{
+	BOOT();
+	return thr[cur].id;
+}
+
+int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info)
+{
+	int i;
+	BOOT();
+	if (!info)
+		return SIM_ERR_ILLEGAL_ADDR;
+	if (info->size != sizeof *info) /* 0x80 on the Vita */
+		return SIM_ERR_INVALID_ARGUMENT_SIZE;
+	i = find_thread(thid);
+	if (i < 0)
+		return SIM_ERR_UNKNOWN_THREAD_ID;
+	fill_info(info, thr[i].id,
+	          thr[i].state == TH_DORMANT ? SIM_THREAD_STATUS_DORMANT
+	          : (unsigned)i == cur       ? SIM_THREAD_STATUS_RUNNING
+	                                     : SIM_THREAD_STATUS_READY,
+	          thr[i].exit_status);
+	return 0;
+}
+
+void *sceKernelGetThreadTLSAddr(SceUID thid, int key)
+{
+	int i;
+	BOOT();
+	i = find_thread(thid);
+	if (i < 0 || !valid_key(key))
+		return NULL;
+	return &tls_mem[i][key];
+}
+
+static SceUID thread_new(SceUID id)
+{
+	unsigned i;
+	for (i = 0; i < SIM_MAX_THREADS; i++)
+		if (thr[i].state == TH_FREE)
+			break;
+	if (i == SIM_MAX_THREADS)
+		return SIM_ERR_NO_MEMORY;
+	thr[i].id = id;
+	thr[i].state = TH_ALIVE;
+	thr[i].exit_status = 0;
+	tls_fresh(i, id);
+	return id;
+}
+
+SceUID sim_thread_create(void)
+{
+	SceUID id;
+	BOOT();
+	do /* skip ids that sim_thread_create_with_id handed out */
+		id = thread_id_of(thread_serial++);
+	while (find_thread(id) >= 0);
+	return thread_new(id);
+}
+
+SceUID sim_thread_create_with_id(SceUID thid)
+{
+	BOOT();
+	if (thid <= 0 || find_thread(thid) >= 0)
+		return SIM_ERR_ILLEGAL_THREAD_ID;
+	return thread_new(thid);
+}
+
+int sim_thread_switch(SceUID thid)
+{
+	int i;
+	BOOT();
+	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
+	if (i < 0)
+		return SIM_ERR_UNKNOWN_THREAD_ID;
+	if (thr[i].state == TH_DORMANT)
+		return SIM_ERR_DORMANT;
+	cur = (unsigned)i;
+	write_tpidruro(tp_of(cur));
+	return 0;
+}
+
+/* Common part of the two exits: thid's index, or an error (< 0). */
+static int exiting(SceUID thid)
+{
+	int i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
+	if (i < 0)
+		return SIM_ERR_UNKNOWN_THREAD_ID;
+	if (i == 0)
+		return SIM_ERR_ILLEGAL_THREAD_ID; /* the main thread */
+	if ((unsigned)i == cur) { /* the "scheduler" runs the main thread */
+		cur = 0;
+		write_tpidruro(tp_of(cur));
+	}
+	return i;
+}
+
+int sim_thread_exit(SceUID thid)
+{
+	int i;
+	BOOT();
+	i = exiting(thid);
+	if (i < 0)
+		return i;
+	thr[i].id = 0;
+	thr[i].state = TH_FREE;
+	if (poison)
+		memset(tls_mem[i], 0xDD, sizeof tls_mem[i]);
+	return 0;
+}
+
+int sim_thread_exit_dormant(SceUID thid, int exit_status)
+{
+	int i;
+	BOOT();
+	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
+	if (i >= 0 && thr[i].state == TH_DORMANT)
+		return SIM_ERR_DORMANT;
+	i = exiting(thid);
+	if (i < 0)
+		return i;
+	thr[i].state = TH_DORMANT;
+	thr[i].exit_status = exit_status;
+	return 0;
+}
+
+SceUID sim_thread_current(void)
+{
+	BOOT();
+	return thr[cur].id;
+}
+
+#else
+/* ---- host: real pthreads; pointer-sized __thread slots ------------------ */
+static __thread uintptr_t tls_slots[SIM_TLS_KEY_MAX + 1];
+static __thread SceUID host_tid;
+static unsigned host_serial; /* ids handed out so far (atomic) */
+
+/* Lock-free (callers may hold g_lock): each pthread gets the next thread
+   id on its first call, and the kernel's slots of its TLS are filled. */
+static SceUID host_self(void)
+{
+	if (!host_tid) {
+		host_tid = thread_id_of(__atomic_fetch_add(&host_serial, 1, __ATOMIC_RELAXED));
+		tls_slots[SIM_TLS_KEY_PROCESS_ID] = SIM_PROCESS_ID;
+		tls_slots[SIM_TLS_KEY_THREAD_ID] = (uintptr_t)host_tid;
+		tls_slots[SIM_TLS_KEY_PRIORITY] = SIM_THREAD_PRIORITY;
+		tls_slots[SIM_TLS_KEY_CPU_AFFINITY] = SIM_THREAD_AFFINITY;
+	}
+	return host_tid;
+}
+
+static unsigned long long self_id(void)
+{
+	return (SceUInt32)host_self();
+}
+
+void sim_kernel_start(void) { }
+
+void *sceKernelGetTLSAddr(int key)
+{
+	host_self();
+	return valid_key(key) ? (void *)&tls_slots[key] : NULL;
+}
+
+int sceKernelGetThreadId(void)
+{
+	return host_self();
+}
+
+/* The host does not see pthreads end: every id handed out counts as alive
+   (status READY unless it is the caller's). */
+int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info)
+{
+	SceUID me = host_self();
+	unsigned n, handed = __atomic_load_n(&host_serial, __ATOMIC_RELAXED);
+	if (!info)
+		return SIM_ERR_ILLEGAL_ADDR;
+	if (info->size != sizeof *info)
+		return SIM_ERR_INVALID_ARGUMENT_SIZE;
+	if (thid == SIM_THREAD_ID_SELF)
+		thid = me;
+	n = ((SceUInt32)thid - SIM_MAIN_THREAD_ID) / 0x10u;
+	if (thid <= 0 || ((SceUInt32)thid - SIM_MAIN_THREAD_ID) % 0x10u || n >= handed || thread_id_of(n) != thid)
+		return SIM_ERR_UNKNOWN_THREAD_ID;
+	fill_info(info, thid, thid == me ? SIM_THREAD_STATUS_RUNNING : SIM_THREAD_STATUS_READY, 0);
+	return 0;
+}
+
+/* The host gives only the calling pthread's own slots (thid 0 or its id);
+   NULL for any other id. */
+void *sceKernelGetThreadTLSAddr(SceUID thid, int key)
+{
+	SceUID me = host_self();
+	return (thid == SIM_THREAD_ID_SELF || thid == me) && valid_key(key) ? (void *)&tls_slots[key] : NULL;
+}
+
+SceUID sim_thread_create(void) { return SIM_ERR_UNSUP; }
+SceUID sim_thread_create_with_id(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
+int sim_thread_switch(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
+int sim_thread_exit(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
+int sim_thread_exit_dormant(SceUID thid, int exit_status) { (void)thid; (void)exit_status; return SIM_ERR_UNSUP; }
+SceUID sim_thread_current(void) { return host_self(); }
+#endif
 
 /* ---------------------------------------------------- test control API -- */
 void sim_set_poison(int on) { LOCK(); poison = on != 0; UNLOCK(); }

@@ -1,11 +1,27 @@
 /*
  * sim_kernel.h -- a simulated PlayStation Vita kernel for vitalloc's tests.
  *
- * Simulates the part of SceSysmem / SceLibKernel that an allocator uses
- * (memblocks, free-memory query, LwMutex, TLS slots), with the prototypes of
- * vita-headers, for ARM programs under qemu-arm (newlib + rdimon) and for
- * host (x86_64, glibc) programs. It is strict where the real kernel is
- * strict, and stricter where that catches bugs (see sim_kernel.c).
+ * Simulates the part of SceSysmem / SceLibKernel / SceThreadmgr that an
+ * allocator uses (memblocks, free-memory query, LwMutex, TLS slots, thread
+ * identity and liveness), with the prototypes of vita-headers, for ARM
+ * programs under qemu-arm (newlib + rdimon) and for host (x86_64, glibc)
+ * programs. It is strict where the real kernel is strict, and stricter
+ * where that catches bugs (see sim_kernel.c).
+ *
+ * Threads. On ARM the simulator keeps a table of simulated threads (the
+ * "main" thread exists from start-up); exactly one is current, and the
+ * test switches between them explicitly (sim_thread_switch) -- there is no
+ * scheduler, nothing runs concurrently. As on the Vita (and as Vita3K
+ * models it), each thread has a 0x800-byte TLS area whose end is the value
+ * of the ARM register TPIDRURO (mrc p15, 0, rX, c13, c0, 3):
+ *     sceKernelGetTLSAddr(key) == TPIDRURO - 0x800 + 4 * key, keys 0..0x100,
+ * 4-byte slots. The simulator sets TPIDRURO with the ARM Linux private
+ * syscall set_tls, which qemu-arm (linux-user) implements: the ARM test
+ * programs must run under qemu-arm, not on bare hardware or qemu-system.
+ * sim_crt.o sets it before _init_vita_heap (sim_kernel_start below).
+ * On the host, real pthreads are the threads: TLS slots are pointer-sized
+ * (8 bytes) __thread storage, and the sim_thread_* calls are unsupported
+ * (see each declaration).
  *
  * It must never: call malloc/calloc/realloc/free (they are what the code
  * under test replaces), use code from elsewhere, or depend on the real psp2
@@ -26,6 +42,9 @@ typedef unsigned int SceSize;
 typedef unsigned int SceUInt32;
 typedef int SceInt32;
 typedef long long SceInt64;
+typedef unsigned long long SceUInt64;
+typedef SceUInt64 SceKernelSysClock;
+typedef int (*SceKernelThreadEntry)(SceSize args, void *argp);
 
 typedef struct SceKernelAllocMemBlockOpt { /* 0x40 bytes */
 	SceSize size;            /* sizeof(SceKernelAllocMemBlockOpt) */
@@ -56,6 +75,35 @@ typedef struct SceKernelFreeMemorySizeInfo { /* 0x10 bytes */
 typedef struct SceKernelLwMutexWork { /* 32 bytes, 8-byte aligned */
 	SceInt64 data[4];
 } SceKernelLwMutexWork;
+
+/* vita-headers psp2common/kernel/threadmgr.h: 0x80 bytes on the Vita
+   (0x88 on a 64-bit host: entry and stack are pointers). */
+typedef struct SceKernelThreadInfo {
+	SceSize size;                 /* in: sizeof(SceKernelThreadInfo) */
+	SceUID processId;
+	char name[32];
+	SceUInt32 attr;
+	SceUInt32 status;             /* SIM_THREAD_STATUS_* (SceThreadStatus) */
+	SceKernelThreadEntry entry;
+	void *stack;
+	SceInt32 stackSize;
+	SceInt32 initPriority;
+	SceInt32 currentPriority;
+	SceInt32 initCpuAffinityMask;
+	SceInt32 currentCpuAffinityMask;
+	SceInt32 currentCpuId;
+	SceInt32 lastExecutedCpuId;
+	SceUInt32 waitType;
+	SceUID waitId;
+	SceInt32 exitStatus;
+	SceKernelSysClock runClocks;
+	SceUInt32 intrPreemptCount;
+	SceUInt32 threadPreemptCount;
+	SceUInt32 threadReleaseCount;
+	SceInt32 changeCpuCount;
+	SceInt32 fNotifyCallback;
+	SceInt32 reserved;
+} SceKernelThreadInfo;
 #endif /* SIM_KERNEL_NO_SCE_TYPES */
 
 /* ------------------------------------------------------------ constants -- */
@@ -67,8 +115,28 @@ typedef struct SceKernelLwMutexWork { /* 32 bytes, 8-byte aligned */
 #define SIM_ALLOC_MEMBLOCK_ATTR_HAS_ALIGNMENT     0x00000004u
 #define SIM_LW_MUTEX_ATTR_RECURSIVE               0x00000002u
 #define SIM_LW_MUTEX_ATTR_TH_PRIO                 0x00002000u
+#define SIM_THREAD_ID_SELF                        0 /* SCE_KERNEL_THREAD_ID_SELF */
+#define SIM_TLS_KEY_MAX                           0x100 /* keys 0..0x100 */
+#define SIM_TLS_AREA_SIZE                         0x800 /* below TPIDRURO */
+/* SceThreadStatus values the simulator reports. */
+#define SIM_THREAD_STATUS_RUNNING                 1  /* the current thread */
+#define SIM_THREAD_STATUS_READY                   2  /* alive, not current */
+#define SIM_THREAD_STATUS_DORMANT                 16 /* exited, not deleted */
+/* Slots the kernel fills in a new thread's TLS (Vita3K kernel/types.h
+   TlsItems, thread.cpp); every other slot starts at 0. */
+#define SIM_TLS_KEY_PROCESS_ID                    0
+#define SIM_TLS_KEY_THREAD_ID                     1
+#define SIM_TLS_KEY_PRIORITY                      8
+#define SIM_TLS_KEY_CPU_AFFINITY                  9
+/* The simulated process and main thread (ids are UID-like, never 0;
+   thread n (creation order, main = 0) gets 0x40010003 + 0x10 * n; memblock
+   uids are 0x40010001 + 0x10 * k, so the two never collide). */
+#define SIM_PROCESS_ID                            0x40010001
+#define SIM_MAIN_THREAD_ID                        0x40010003
+#define SIM_MAX_THREADS                           64 /* live + dormant */
 
-/* Error codes, as returned (negative int). */
+/* Error codes, as returned (negative int); values from vita-headers
+   include/psp2/kernel/error.h (SCE_KERNEL_ERROR_<name>). */
 #define SIM_ERR_ILLEGAL_ADDR          ((int)0x80020006u)
 #define SIM_ERR_ILLEGAL_ALIGNMENT     ((int)0x80020007u)
 #define SIM_ERR_ILLEGAL_SIZE          ((int)0x8002000Bu)
@@ -78,8 +146,13 @@ typedef struct SceKernelLwMutexWork { /* 32 bytes, 8-byte aligned */
 #define SIM_ERR_ILLEGAL_MEMBLOCK_TYPE ((int)0x80024B01u)
 #define SIM_ERR_ILLEGAL_MEMBLOCK_SIZE ((int)0x80024B05u)
 #define SIM_ERR_NO_MEMORY             ((int)0x8002710Bu)
-#define SIM_ERR_WAIT_TIMEOUT          ((int)0x800201A8u)
+#define SIM_ERR_WAIT_TIMEOUT          ((int)0x80028005u)
 #define SIM_ERR_LW_MUTEX_FAILED_TO_OWN ((int)0x80028185u)
+#define SIM_ERR_UNSUP                 ((int)0x80020004u) /* host: sim_thread_* */
+#define SIM_ERR_INVALID_ARGUMENT_SIZE ((int)0x80020009u) /* GetThreadInfo: info->size */
+#define SIM_ERR_UNKNOWN_THREAD_ID     ((int)0x80028021u) /* no such (live) thread */
+#define SIM_ERR_ILLEGAL_THREAD_ID     ((int)0x80028022u)
+#define SIM_ERR_DORMANT               ((int)0x80028027u)
 
 /* ------------------------------------------------- the simulated kernel -- */
 SceUID sceKernelAllocMemBlock(const char *name, SceUInt32 type, SceSize size, SceKernelAllocMemBlockOpt *opt);
@@ -95,6 +168,25 @@ int sceKernelLockLwMutex(SceKernelLwMutexWork *work, int count, unsigned int *ti
 int sceKernelTryLockLwMutex(SceKernelLwMutexWork *work, int count);
 int sceKernelUnlockLwMutex(SceKernelLwMutexWork *work, int count);
 
+/* Threads (prototypes of vita-headers psp2/kernel/threadmgr/thread.h).
+ * sceKernelGetTLSAddr(key): the current thread's slot, keys 0..0x100, NULL
+ *   otherwise; ARM: TPIDRURO - 0x800 + 4 * key (aborts with a message if
+ *   TPIDRURO was changed behind the simulator's back); host: 8-byte
+ *   __thread slots of the calling pthread.
+ * sceKernelGetThreadInfo(thid, info): thid 0 = the caller. Fails with
+ *   ILLEGAL_ADDR (info NULL), INVALID_ARGUMENT_SIZE (info->size !=
+ *   sizeof(SceKernelThreadInfo), checked first), UNKNOWN_THREAD_ID (no
+ *   such thread, or it exited and was deleted). Fills name ("main_thread",
+ *   "sim_thread_0x..."), processId, status (RUNNING / READY / DORMANT),
+ *   priorities, affinity masks and exitStatus; the rest is 0. Host: any id
+ *   a pthread was given counts as existing (pthread exits are not seen).
+ * sceKernelGetThreadTLSAddr(thid, key): that thread's slot (thid 0 = the
+ *   caller); NULL for a bad key or a thread that does not exist (a dormant
+ *   thread still has its slots). Host: the caller's own slots only.
+ * In a new thread every slot is 0 except SIM_TLS_KEY_* (below). */
+int sceKernelGetThreadId(void);
+int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info);
+void *sceKernelGetThreadTLSAddr(SceUID thid, int key);
 void *sceKernelGetTLSAddr(int key);
 
 /* ------------------------------------------------- test-control API ------ */
@@ -136,6 +228,58 @@ int sim_lwmutex_count(const SceKernelLwMutexWork *work);
    abort()ing; the hook may longjmp out (the simulator holds no lock then).
    NULL restores the default. For the simulator's own tests. */
 void sim_set_misuse_hook(void (*hook)(const char *msg));
+
+/* ---- simulated threads (ARM; see "Threads" at the top) ------------------
+ * sceKernelGetThreadId() is the current thread's id; sceKernelGetTLSAddr
+ * gives its slots (TPIDRURO - 0x800 + 4 * key); an LwMutex is owned by the
+ * thread that was current when it was locked, so unlocking it after a
+ * switch is misuse, and locking a mutex another simulated thread holds is
+ * misuse too (it would block forever: nothing else runs) -- except TryLock
+ * (FAILED_TO_OWN) and Lock with a timeout (WAIT_TIMEOUT at once). Switching
+ * away from a thread that holds a mutex is allowed (the Vita's scheduler
+ * preempts holders). A mutex held by a thread that exits stays held.
+ * Threads never run code of their own: a test "runs as" a thread by
+ * switching to it. On the host all of these return SIM_ERR_UNSUP
+ * (sim_thread_current: the calling pthread's sceKernelGetThreadId()).
+ */
+/* Sets TPIDRURO for the current (main) thread; sim_crt.o calls it before
+   _init_vita_heap. Idempotent; every thread call (sceKernelGet*Thread*,
+   sceKernelGetTLSAddr, sim_thread_*) also does it lazily. Never allocates;
+   if set_tls does not work (not under qemu-arm) it prints one line and
+   aborts. Does nothing on the host. */
+void sim_kernel_start(void);
+/* A new alive thread (status READY): a fresh TLS area, zeroed except the
+   kernel's slots (SIM_TLS_KEY_*: process id, its thread id, priority,
+   affinity). Not current. Returns its id, or SIM_ERR_NO_MEMORY when
+   SIM_MAX_THREADS threads (alive or dormant) exist. */
+SceUID sim_thread_create(void);
+/* Like sim_thread_create, but the thread gets the id thid, which must be
+   > 0 and not the id of an alive or dormant thread (e.g. a dead thread's:
+   the Vita reuses UIDs); else SIM_ERR_ILLEGAL_THREAD_ID. */
+SceUID sim_thread_create_with_id(SceUID thid);
+/* Makes thid the current thread: TPIDRURO, sceKernelGetThreadId, LwMutex
+   ownership. 0 on success (also if it already is current);
+   SIM_ERR_UNKNOWN_THREAD_ID if it does not exist, SIM_ERR_DORMANT if it
+   has exited but not been deleted. */
+int sim_thread_switch(SceUID thid);
+/* The thread exits and is deleted (sceKernelExitDeleteThread): from now on
+   sceKernelGetThreadInfo fails with UNKNOWN_THREAD_ID and
+   sceKernelGetThreadTLSAddr returns NULL; its TLS area is free and handed,
+   zeroed, to a later thread (the lowest free area first; with
+   sim_set_poison(1) it is filled with 0xDD meanwhile). Works on an alive
+   or a dormant thread. If thid is the current thread, the main thread
+   becomes current. The main thread cannot exit (SIM_ERR_ILLEGAL_THREAD_ID);
+   unknown ids: SIM_ERR_UNKNOWN_THREAD_ID. */
+int sim_thread_exit(SceUID thid);
+/* The thread exits but is not deleted (sceKernelExitThread without
+   sceKernelDeleteThread): sceKernelGetThreadInfo still succeeds, with
+   status SIM_THREAD_STATUS_DORMANT and exitStatus = exit_status, and
+   sceKernelGetThreadTLSAddr still gives its (kept) slots; it cannot be
+   switched to. sim_thread_exit deletes it later. Errors as
+   sim_thread_exit (SIM_ERR_DORMANT if it already is dormant). */
+int sim_thread_exit_dormant(SceUID thid, int exit_status);
+/* The current thread's id (== sceKernelGetThreadId()). */
+SceUID sim_thread_current(void);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,14 @@ struct _reent { int _errno; };
 #if !(defined(__arm__) && !defined(__linux__))
 #define HOST_THREADS 1
 #include <pthread.h>
+#else
+#define SIM_THREADS 1 /* simulated threads, TPIDRURO */
+static uint32_t read_tpidruro(void)
+{
+	uint32_t v;
+	__asm__ volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(v));
+	return v;
+}
 #endif
 
 void *_sbrk_r(struct _reent *r, ptrdiff_t incr);
@@ -74,11 +82,17 @@ static int all_bytes(uintptr_t p, size_t n, unsigned char v)
 /* ---- the simulated sbrk.o: runs first, before printf touches the heap -- */
 static uintptr_t heap_base;
 static sim_counters_t at_first_constructor;
+#ifdef SIM_THREADS
+static uint32_t tp_at_first_constructor;
+#endif
 
 /* sim_crt's .preinit_array entry must have run before every constructor. */
 __attribute__((constructor(101))) static void first_constructor(void)
 {
 	sim_get_counters(&at_first_constructor);
+#ifdef SIM_THREADS
+	tp_at_first_constructor = read_tpidruro(); /* set before _init_vita_heap */
+#endif
 }
 
 static void test_sbrk(void)
@@ -414,13 +428,23 @@ static void test_find(void)
 /* ---- LwMutex ------------------------------------------------------------ */
 static jmp_buf misuse_jb;
 static char misuse_msg[256];
+static volatile int misuse_armed; /* misuse_jb is valid */
+/* Misuse inside EXPECT_MISUSE jumps back to it; anywhere else it is a
+   failure, and the hook returns (the call then returns an error) rather
+   than jump into a stale jmp_buf. */
 static void misuse_hook(const char *msg)
 {
 	strncpy(misuse_msg, msg, sizeof misuse_msg - 1);
-	longjmp(misuse_jb, 1);
+	if (misuse_armed) {
+		misuse_armed = 0;
+		longjmp(misuse_jb, 1);
+	}
+	failures++;
+	printf("FAIL unexpected misuse: %s\n", msg);
 }
 #define EXPECT_MISUSE(stmt, what) do { misuse_msg[0] = 0; \
-	if (!setjmp(misuse_jb)) { stmt; failures++; printf("FAIL %s:%d: no misuse: %s\n", __FILE__, __LINE__, #stmt); } \
+	if (!setjmp(misuse_jb)) { misuse_armed = 1; stmt; misuse_armed = 0; failures++; \
+		printf("FAIL %s:%d: no misuse: %s\n", __FILE__, __LINE__, #stmt); } \
 	else CHECK(strstr(misuse_msg, what) != NULL); } while (0)
 
 static SceKernelLwMutexWork mtx, rmtx, zero_mtx;
@@ -509,7 +533,9 @@ static void *contender(void *arg)
 	if (sceKernelLockLwMutex(&tmtx, 1, &timeout) != SIM_ERR_WAIT_TIMEOUT || timeout != 0)
 		thread_fail |= 4;
 	if (!setjmp(misuse_jb)) {
+		misuse_armed = 1;
 		sceKernelUnlockLwMutex(&tmtx, 1); /* not the owner */
+		misuse_armed = 0;
 		thread_fail |= 8;
 	} else if (!strstr(misuse_msg, "does not own")) {
 		thread_fail |= 16;
@@ -543,17 +569,379 @@ static void test_threads(void)
 }
 #endif
 
+/* ---- TLS slots and threads ---------------------------------------------- */
+static const int kernel_keys[] = {SIM_TLS_KEY_PROCESS_ID, SIM_TLS_KEY_THREAD_ID, SIM_TLS_KEY_PRIORITY,
+                                  SIM_TLS_KEY_CPU_AFFINITY};
+
+static int is_kernel_key(int key)
+{
+	unsigned i;
+	for (i = 0; i < sizeof kernel_keys / sizeof kernel_keys[0]; i++)
+		if (key == kernel_keys[i])
+			return 1;
+	return 0;
+}
+
+/* Slot width: 4 bytes on the Vita (ARM), a pointer on the host. */
+typedef uintptr_t slot_t;
+#ifdef SIM_THREADS
+typedef char slot_is_4_bytes[sizeof(slot_t) == 4 ? 1 : -1];
+#endif
+
+/* A fresh thread's slots: 0 except those the kernel fills (process id,
+   thread id, priority, affinity). thid: whose slots (0: the caller's). */
+static int fresh_slots(SceUID thid, SceUID expect_id)
+{
+	int key, ok = 1;
+	for (key = 0; key <= SIM_TLS_KEY_MAX; key++) {
+		slot_t *p = thid ? sceKernelGetThreadTLSAddr(thid, key) : sceKernelGetTLSAddr(key);
+		if (!p)
+			return 0;
+		if (key == SIM_TLS_KEY_PROCESS_ID)
+			ok &= *p == SIM_PROCESS_ID;
+		else if (key == SIM_TLS_KEY_THREAD_ID)
+			ok &= *p == (slot_t)(SceUInt32)expect_id;
+		else if (!is_kernel_key(key))
+			ok &= *p == 0;
+		else
+			ok &= *p != 0;
+	}
+	return ok;
+}
+
 static void test_tls(void)
 {
-	uintptr_t *a = sceKernelGetTLSAddr(0x89), *b = sceKernelGetTLSAddr(0x8A);
+	slot_t *a = sceKernelGetTLSAddr(0x89), *b = sceKernelGetTLSAddr(0x8A);
 	CHECK(a && b && a != b);
-	CHECK_EQ(*a, 0);
+	CHECK_EQ((uintptr_t)b - (uintptr_t)a, sizeof(slot_t));
+	CHECK(fresh_slots(0, sceKernelGetThreadId()));
+	CHECK_EQ(*(slot_t *)sceKernelGetTLSAddr(SIM_TLS_KEY_THREAD_ID), (SceUInt32)sceKernelGetThreadId());
 	*a = (uintptr_t)&failures; /* holds a pointer on every platform */
 	CHECK(*(uintptr_t *)sceKernelGetTLSAddr(0x89) == (uintptr_t)&failures);
 	*a = 0;
+	CHECK(sceKernelGetTLSAddr(0) != NULL);
+	CHECK(sceKernelGetTLSAddr(0x100) != NULL); /* keys 0..0x100 (Vita3K) */
 	CHECK(sceKernelGetTLSAddr(-1) == NULL);
-	CHECK(sceKernelGetTLSAddr(256) == NULL);
+	CHECK(sceKernelGetTLSAddr(0x101) == NULL);
+	CHECK(sceKernelGetThreadTLSAddr(SIM_THREAD_ID_SELF, 0x89) == a);
+	CHECK(sceKernelGetThreadTLSAddr(sceKernelGetThreadId(), 0x89) == a);
+	CHECK(sceKernelGetThreadTLSAddr(sceKernelGetThreadId(), 0x101) == NULL);
+	CHECK(sceKernelGetThreadTLSAddr(sceKernelGetThreadId(), -1) == NULL);
+	CHECK(sceKernelGetThreadTLSAddr(0x7FFFFFF3, 0x89) == NULL); /* no such thread */
 }
+
+static int get_info(SceUID thid, SceKernelThreadInfo *info)
+{
+	memset(info, 0x5A, sizeof *info);
+	info->size = sizeof *info;
+	return sceKernelGetThreadInfo(thid, info);
+}
+
+static void test_thread_info_common(void)
+{
+	SceKernelThreadInfo info;
+	SceUID me = sceKernelGetThreadId();
+	CHECK(me > 0);
+	CHECK_EQ(sim_thread_current(), me);
+#ifdef SIM_THREADS
+	CHECK_EQ(sizeof info, 0x80); /* vita-headers' VITASDK_BUILD_ASSERT_EQ */
+	CHECK_EQ(offsetof(SceKernelThreadInfo, runClocks), 0x60);
+#endif
+	CHECK_EQ(get_info(me, &info), 0);
+	CHECK_EQ(info.size, sizeof info);
+	CHECK_EQ(info.processId, SIM_PROCESS_ID);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_RUNNING);
+	CHECK(memchr(info.name, 0, sizeof info.name) != NULL && info.name[0]);
+	CHECK_EQ(info.exitStatus, 0);
+	CHECK_EQ(info.reserved, 0);
+	CHECK_EQ(get_info(SIM_THREAD_ID_SELF, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_RUNNING);
+	CHECK_EQ(get_info(0x7FFFFFF3, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(get_info(-1, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(get_info(me + 1, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sceKernelGetThreadInfo(me, NULL), SIM_ERR_ILLEGAL_ADDR);
+	memset(&info, 0, sizeof info);
+	CHECK_EQ(sceKernelGetThreadInfo(me, &info), SIM_ERR_INVALID_ARGUMENT_SIZE); /* size unset */
+	info.size = sizeof info - 4;
+	CHECK_EQ(sceKernelGetThreadInfo(me, &info), SIM_ERR_INVALID_ARGUMENT_SIZE);
+	info.size = sizeof info + 4;
+	CHECK_EQ(sceKernelGetThreadInfo(me, &info), SIM_ERR_INVALID_ARGUMENT_SIZE);
+	info.size = 0;
+	CHECK_EQ(sceKernelGetThreadInfo(0x7FFFFFF3, &info), SIM_ERR_INVALID_ARGUMENT_SIZE); /* size first */
+}
+
+#ifdef SIM_THREADS
+/* sceKernelGetTLSAddr(k) == TPIDRURO - 0x800 + 4k for the current thread. */
+static int layout_ok(void)
+{
+	static const int keys[] = {0, 1, 2, 8, 9, 0x40, 0x88, 0x89, 0xFF, 0x100};
+	uint32_t tp = read_tpidruro();
+	unsigned i;
+	int ok = tp != 0;
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		uintptr_t want = tp - 0x800 + 4u * (unsigned)keys[i];
+		ok &= (uintptr_t)sceKernelGetTLSAddr(keys[i]) == want;
+		ok &= (uintptr_t)sceKernelGetThreadTLSAddr(SIM_THREAD_ID_SELF, keys[i]) == want;
+		ok &= (uintptr_t)sceKernelGetThreadTLSAddr(sceKernelGetThreadId(), keys[i]) == want;
+	}
+	return ok;
+}
+
+static uint32_t *slot_of(SceUID thid, int key)
+{
+	return sceKernelGetThreadTLSAddr(thid, key);
+}
+
+static void test_sim_threads(void)
+{
+	const SceUID main_id = SIM_MAIN_THREAD_ID;
+	SceKernelThreadInfo info;
+	uint32_t main_tp = read_tpidruro(), *t1_slot, *p;
+	SceUID t1, t2, t3, t4, ids[SIM_MAX_THREADS];
+	int n, i;
+
+	/* start-up: TPIDRURO was set (by sim_crt, before _init_vita_heap and
+	   every constructor) to the end of the main thread's area */
+	CHECK(tp_at_first_constructor != 0);
+	CHECK_EQ(tp_at_first_constructor, main_tp);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK(layout_ok());
+	CHECK_EQ((uintptr_t)sceKernelGetTLSAddr(0) + 0x800, main_tp);
+	test_thread_info_common();
+	CHECK_EQ(get_info(main_id, &info), 0);
+	CHECK(strcmp(info.name, "main_thread") == 0);
+	CHECK_EQ(info.currentCpuAffinityMask, 0x70000);
+
+	/* a new thread: fresh slots, its own area, not current */
+	*slot_of(main_id, 0x89) = 0x1234;
+	t1 = sim_thread_create();
+	CHECK_EQ(t1, 0x40010013); /* 0x40010003 + 0x10 * n */
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(read_tpidruro(), main_tp);
+	CHECK(fresh_slots(t1, t1));
+	t1_slot = slot_of(t1, 0x89);
+	CHECK(t1_slot && t1_slot != slot_of(main_id, 0x89));
+	CHECK_EQ(get_info(t1, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_READY);
+	CHECK_EQ(info.processId, SIM_PROCESS_ID);
+	CHECK(strcmp(info.name, "sim_thread_0x40010013") == 0);
+	CHECK_EQ(sceKernelFreeMemBlock(t1), SIM_ERR_INVALID_UID); /* not a memblock */
+
+	/* switching changes TPIDRURO, the id and the slots */
+	CHECK_EQ(sim_thread_switch(t1), 0);
+	CHECK_EQ(sceKernelGetThreadId(), t1);
+	CHECK_EQ(sim_thread_current(), t1);
+	CHECK(read_tpidruro() != main_tp);
+	CHECK_EQ((uintptr_t)t1_slot, read_tpidruro() - 0x800 + 4 * 0x89);
+	CHECK(layout_ok());
+	CHECK(fresh_slots(0, t1));
+	CHECK(sceKernelGetTLSAddr(0x89) == t1_slot);
+	*(uint32_t *)sceKernelGetTLSAddr(0x89) = 0x5678;
+	CHECK_EQ(get_info(SIM_THREAD_ID_SELF, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_RUNNING);
+	CHECK_EQ(get_info(main_id, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_READY);
+	CHECK_EQ(*slot_of(main_id, 0x89), 0x1234); /* another thread's slot */
+	CHECK_EQ(sim_thread_switch(t1), 0);        /* already current */
+	CHECK_EQ(sim_thread_switch(main_id), 0);
+	CHECK_EQ(read_tpidruro(), main_tp);
+	CHECK_EQ(*(uint32_t *)sceKernelGetTLSAddr(0x89), 0x1234);
+	CHECK_EQ(*slot_of(t1, 0x89), 0x5678);
+	CHECK_EQ(sim_thread_switch(0x7FFFFFF3), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sim_thread_switch(SIM_THREAD_ID_SELF), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+
+	/* exit: gone for GetThreadInfo / GetThreadTLSAddr / switch */
+	CHECK_EQ(sim_thread_exit(t1), 0);
+	CHECK_EQ(get_info(t1, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK(slot_of(t1, 0x89) == NULL);
+	CHECK(slot_of(t1, 0) == NULL);
+	CHECK_EQ(sim_thread_switch(t1), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sim_thread_exit(t1), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sim_thread_exit(main_id), SIM_ERR_ILLEGAL_THREAD_ID);
+	CHECK_EQ(sim_thread_exit_dormant(main_id, 0), SIM_ERR_ILLEGAL_THREAD_ID);
+	CHECK_EQ(sim_thread_exit(0x7FFFFFF3), SIM_ERR_UNKNOWN_THREAD_ID);
+
+	/* its TLS area goes, zeroed, to the next thread, which gets a new id */
+	t2 = sim_thread_create();
+	CHECK(t2 > 0 && t2 != t1 && t2 != main_id);
+	CHECK(slot_of(t2, 0x89) == t1_slot);
+	CHECK(fresh_slots(t2, t2));
+
+	/* id reuse: a new thread with the dead thread's id */
+	t3 = sim_thread_create_with_id(t1);
+	CHECK_EQ(t3, t1);
+	CHECK_EQ(get_info(t1, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_READY);
+	CHECK(fresh_slots(t1, t1));
+	CHECK(slot_of(t1, 0x89) != t1_slot); /* another area: t2 has the old one */
+	CHECK_EQ(sim_thread_create_with_id(t1), SIM_ERR_ILLEGAL_THREAD_ID);   /* in use */
+	CHECK_EQ(sim_thread_create_with_id(main_id), SIM_ERR_ILLEGAL_THREAD_ID);
+	CHECK_EQ(sim_thread_create_with_id(0), SIM_ERR_ILLEGAL_THREAD_ID);
+	CHECK_EQ(sim_thread_create_with_id(-5), SIM_ERR_ILLEGAL_THREAD_ID);
+	{ /* sim_thread_create skips an id sim_thread_create_with_id took */
+		SceUID next = t2 + 0x10, t;
+		CHECK_EQ(sim_thread_create_with_id(next), next);
+		t = sim_thread_create();
+		CHECK(t > 0 && t != next && t != t1 && t != t2);
+		CHECK_EQ(sim_thread_exit(t), 0);
+		CHECK_EQ(sim_thread_exit(next), 0);
+	}
+
+	/* a thread exiting while current: the main thread runs next */
+	CHECK_EQ(sim_thread_switch(t3), 0);
+	CHECK_EQ(sim_thread_exit(t3), 0);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(read_tpidruro(), main_tp);
+	CHECK(layout_ok());
+
+	/* dormant: exited, not deleted */
+	t4 = sim_thread_create();
+	*slot_of(t4, 0x89) = 77;
+	CHECK_EQ(sim_thread_switch(t4), 0);
+	CHECK_EQ(sim_thread_exit_dormant(t4, 7), 0);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(get_info(t4, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_DORMANT);
+	CHECK_EQ(info.exitStatus, 7);
+	CHECK(slot_of(t4, 0x89) && *slot_of(t4, 0x89) == 77); /* kept */
+	CHECK_EQ(sim_thread_switch(t4), SIM_ERR_DORMANT);
+	CHECK_EQ(sim_thread_exit_dormant(t4, 8), SIM_ERR_DORMANT);
+	CHECK_EQ(sim_thread_exit(t4), 0);
+	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK(slot_of(t4, 0x89) == NULL);
+
+	/* poison: a dead thread's area reads 0xDD...; a new thread's is zeroed */
+	sim_set_poison(1);
+	t4 = sim_thread_create();
+	p = slot_of(t4, 0x89);
+	*p = 1;
+	CHECK_EQ(sim_thread_exit(t4), 0);
+	CHECK_EQ(*p, 0xDDDDDDDDu);
+	sim_set_poison(0);
+	t4 = sim_thread_create();
+	CHECK(slot_of(t4, 0x89) == p);
+	CHECK(fresh_slots(t4, t4));
+	CHECK_EQ(sim_thread_exit(t4), 0);
+
+	/* the table: SIM_MAX_THREADS threads (main and t2 among them) */
+	for (n = 0; n < SIM_MAX_THREADS; n++) {
+		ids[n] = sim_thread_create();
+		if (ids[n] < 0)
+			break;
+	}
+	CHECK_EQ(n, SIM_MAX_THREADS - 2);
+	CHECK_EQ(ids[n], SIM_ERR_NO_MEMORY);
+	CHECK_EQ(sim_thread_create_with_id(t1), SIM_ERR_NO_MEMORY);
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(sim_thread_switch(ids[i]), 0);
+		CHECK(layout_ok());
+		CHECK(fresh_slots(0, ids[i]));
+	}
+	for (i = 0; i < n; i++)
+		CHECK_EQ(sim_thread_exit(ids[i]), 0);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(sim_thread_exit(t2), 0);
+	CHECK_EQ(read_tpidruro(), main_tp);
+	CHECK_EQ(*(uint32_t *)sceKernelGetTLSAddr(0x89), 0x1234);
+	*(uint32_t *)sceKernelGetTLSAddr(0x89) = 0;
+}
+
+/* An LwMutex belongs to the simulated thread that locked it. */
+static SceKernelLwMutexWork sw_mtx, sw_rmtx;
+
+static void test_lwmutex_across_switches(void)
+{
+	const SceUID main_id = SIM_MAIN_THREAD_ID;
+	SceUID t = sim_thread_create(), u = sim_thread_create();
+	unsigned timeout = 1000;
+	CHECK(t > 0 && u > 0);
+	sim_set_misuse_hook(misuse_hook);
+	CHECK_EQ(sceKernelCreateLwMutex(&sw_mtx, "switch", 0, 0, NULL), 0);
+	CHECK_EQ(sceKernelCreateLwMutex(&sw_rmtx, "rswitch", SIM_LW_MUTEX_ATTR_RECURSIVE, 0, NULL), 0);
+
+	/* main holds it; t may run (preemption), but does not own it */
+	CHECK_EQ(sceKernelLockLwMutex(&sw_mtx, 1, NULL), 0);
+	CHECK_EQ(sim_thread_switch(t), 0);
+	EXPECT_MISUSE(sceKernelUnlockLwMutex(&sw_mtx, 1), "does not own");
+	CHECK_EQ(sceKernelTryLockLwMutex(&sw_mtx, 1), SIM_ERR_LW_MUTEX_FAILED_TO_OWN);
+	CHECK_EQ(sceKernelLockLwMutex(&sw_mtx, 1, &timeout), SIM_ERR_WAIT_TIMEOUT);
+	CHECK_EQ(timeout, 0);
+	EXPECT_MISUSE(sceKernelLockLwMutex(&sw_mtx, 1, NULL), "locked by another simulated thread");
+	EXPECT_MISUSE(sceKernelDeleteLwMutex(&sw_mtx), "deleted while locked");
+	CHECK_EQ(sim_lwmutex_count(&sw_mtx), 1);
+	CHECK_EQ(sim_thread_switch(main_id), 0);
+	CHECK_EQ(sceKernelUnlockLwMutex(&sw_mtx, 1), 0);
+	CHECK_EQ(sim_thread_switch(t), 0);
+	CHECK_EQ(sceKernelLockLwMutex(&sw_mtx, 1, NULL), 0); /* now free */
+	EXPECT_MISUSE(sceKernelLockLwMutex(&sw_mtx, 1, NULL), "recursive lock of a non-recursive");
+
+	/* t holds both, is switched away from; main cannot take them */
+	CHECK_EQ(sceKernelLockLwMutex(&sw_rmtx, 2, NULL), 0);
+	CHECK_EQ(sim_thread_switch(u), 0);
+	CHECK_EQ(sceKernelTryLockLwMutex(&sw_rmtx, 1), SIM_ERR_LW_MUTEX_FAILED_TO_OWN);
+	EXPECT_MISUSE(sceKernelUnlockLwMutex(&sw_rmtx, 1), "does not own");
+	CHECK_EQ(sim_thread_switch(main_id), 0);
+	EXPECT_MISUSE(sceKernelLockLwMutex(&sw_rmtx, 1, NULL), "locked by another simulated thread");
+	CHECK_EQ(sim_thread_switch(t), 0);
+	CHECK_EQ(sceKernelLockLwMutex(&sw_rmtx, 1, NULL), 0); /* recursion by the owner */
+	CHECK_EQ(sim_lwmutex_count(&sw_rmtx), 3);
+	CHECK_EQ(sceKernelUnlockLwMutex(&sw_rmtx, 3), 0);
+	CHECK_EQ(sim_lwmutex_count(&sw_rmtx), 0);
+
+	/* a holder that exits keeps it locked (LwMutexes are not robust) */
+	CHECK_EQ(sim_thread_exit(t), 0);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(sim_lwmutex_count(&sw_mtx), 1);
+	CHECK_EQ(sceKernelTryLockLwMutex(&sw_mtx, 1), SIM_ERR_LW_MUTEX_FAILED_TO_OWN);
+	EXPECT_MISUSE(sceKernelUnlockLwMutex(&sw_mtx, 1), "does not own");
+	/* the owner is recorded by thread id: a thread reusing the id owns it */
+	CHECK_EQ(sim_thread_create_with_id(t), t);
+	CHECK_EQ(sim_thread_switch(t), 0);
+	CHECK_EQ(sceKernelUnlockLwMutex(&sw_mtx, 1), 0);
+	CHECK_EQ(sim_thread_exit(t), 0);
+
+	CHECK_EQ(sceKernelDeleteLwMutex(&sw_mtx), 0);
+	CHECK_EQ(sceKernelDeleteLwMutex(&sw_rmtx), 0);
+	CHECK_EQ(sim_thread_exit(u), 0);
+	sim_set_misuse_hook(NULL);
+}
+#endif
+
+#ifdef HOST_THREADS
+static SceUID other_tid;
+static void *other_pthread(void *arg)
+{
+	(void)arg;
+	other_tid = sceKernelGetThreadId();
+	return NULL;
+}
+
+/* Host: pthreads are the threads; the sim_thread_* calls are unsupported. */
+static void test_thread_calls_host(void)
+{
+	SceKernelThreadInfo info;
+	SceUID me = sceKernelGetThreadId();
+	pthread_t th;
+	test_thread_info_common();
+	CHECK_EQ(sim_thread_create(), SIM_ERR_UNSUP);
+	CHECK_EQ(sim_thread_create_with_id(me + 0x10), SIM_ERR_UNSUP);
+	CHECK_EQ(sim_thread_switch(me), SIM_ERR_UNSUP);
+	CHECK_EQ(sim_thread_exit(me), SIM_ERR_UNSUP);
+	CHECK_EQ(sim_thread_exit_dormant(me, 0), SIM_ERR_UNSUP);
+	sim_kernel_start(); /* nothing to do */
+	CHECK_EQ(sceKernelGetThreadId(), me);
+	pthread_create(&th, NULL, other_pthread, NULL);
+	pthread_join(th, NULL);
+	CHECK(other_tid > 0 && other_tid != me);
+	CHECK_EQ((other_tid - me) % 0x10, 0);
+	CHECK_EQ(get_info(other_tid, &info), 0); /* pthread exits are not seen */
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_READY);
+	CHECK(sceKernelGetThreadTLSAddr(other_tid, 0x89) == NULL); /* only one's own */
+	CHECK(sceKernelGetThreadTLSAddr(me, 0x89) == sceKernelGetTLSAddr(0x89));
+	CHECK_EQ(get_info(other_tid + 0x10 * 1000, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+}
+#endif
 
 int main(void)
 {
@@ -571,6 +959,10 @@ int main(void)
 	test_lwmutex();
 #ifdef HOST_THREADS
 	test_threads();
+	test_thread_calls_host();
+#else
+	test_sim_threads();
+	test_lwmutex_across_switches();
 #endif
 	sim_get_counters(&c);
 	CHECK_EQ(c.live_blocks, 1); /* only the sbrk heap is left */

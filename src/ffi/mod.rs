@@ -41,4 +41,5 @@ mod platform {
 }
 
 /// The process-wide heap behind the C API.
-pub static HEAP: Allocator<platform::Source, platform::Lock> = Allocator::new(platform::source());
+pub static HEAP: Allocator<platform::Source, platform::Lock, true> =
+    Allocator::new(platform::source());

@@ -8,20 +8,22 @@
 /// (16 bytes on x86-64, 8 on 32-bit ARM).
 pub const MIN_ALIGN: usize = if usize::BITS == 64 { 16 } else { 8 };
 
-/// The page of the page map: the unit in which the heap marks memory as a
-/// small-object slab, a segment or a large block. The Vita kernel aligns
+/// The page: the unit in which the page map describes memory and in which
+/// segments are carved into spans and medium blocks. The Vita kernel aligns
 /// memblocks to 4 KiB, so nothing larger can be assumed.
 pub const PAGE_SHIFT: u32 = 12;
 /// Bytes in a page.
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 
-/// Largest request served from size-class slabs.
-pub const SMALL_MAX: usize = 1024;
-
-/// Objects per slab the slab sizes aim for (a slab is 1 to 4 pages).
-pub const SLAB_TARGET_OBJECTS: usize = 16;
-/// Largest slab, in pages.
-pub const SLAB_MAX_PAGES: usize = 4;
+/// Largest request served from size-class spans (per-thread, lock-free).
+/// Above it, requests take whole pages (medium) or a source block (large):
+/// at 32 KiB a medium block wastes at most 1/8 to page rounding.
+pub const SMALL_MAX: usize = 32 << 10;
+/// Largest request whose class comes from a table indexed by `(size+7)/8`
+/// (the quickest path; larger small requests compute their class).
+pub const DIRECT_MAX: usize = 1024;
+/// Largest span, in pages (a span of the biggest class holds one object).
+pub const SPAN_MAX_PAGES: usize = SMALL_MAX / PAGE_SIZE;
 
 /// Default size from which a request gets a source block of its own
 /// (`mallopt(M_MMAP_THRESHOLD)` changes it).
@@ -31,24 +33,43 @@ pub const LARGE_THRESHOLD_MIN: usize = 64 << 10;
 /// Upper bound: medium blocks must fit in the largest segment.
 pub const LARGE_THRESHOLD_MAX: usize = SEGMENT_MAX / 2;
 
-/// First segment: small, so that a small program needs little memory.
-pub const SEGMENT_MIN: usize = 64 << 10;
-/// Segments grow geometrically up to this size: a 200 MiB heap takes about
-/// 55 source blocks (the Vita allows about 2048 memblocks per process,
-/// shared with textures). Larger segments would save blocks but leave more
-/// of the newest segment unused: at 8 MiB, a game-like heap of 100 MiB held
-/// 90 % of what it took from the kernel; at 4 MiB, 96 % (bench/run.sh).
-pub const SEGMENT_MAX: usize = 4 << 20;
+/// First segments: small, so that a small program needs little memory
+/// (newlib's sbrk heap of a small program is tens of KiB; at 128 KiB a 16 MiB
+/// heap takes about 30 segments).
+pub const SEGMENT_MIN: usize = 128 << 10;
+/// A new segment is about this fraction of what the heap already holds in
+/// segments (1/8): at a peak the newest segment is then mostly less than
+/// 1/9 of the heap, where doubling left it a third to half empty.
+pub const SEGMENT_GROWTH_SHIFT: u32 = 3;
+/// Segments stop growing at this size. With 1/8 growth, a 200 MiB heap
+/// takes about 60 source blocks (the Vita allows about 2048 memblocks per
+/// process, shared with textures), and the newest segment is at most 4 %
+/// of such a heap.
+pub const SEGMENT_MAX: usize = 8 << 20;
 
 /// Default for how many free bytes the heap keeps cached instead of handing
 /// them back (one spare segment is always kept; a freed large block is kept
 /// if it is at most this big). `mallopt(M_TRIM_THRESHOLD)` changes it.
 pub const TRIM_THRESHOLD: usize = 2 << 20;
 
-/// Size of each chunk of page-map nodes obtained from the source.
-pub const META_CHUNK: usize = 64 << 10;
+/// First chunk of metadata (span descriptors, page-map leaves, thread
+/// heaps) obtained from the source; later chunks grow with the heap.
+pub const META_MIN: usize = 16 << 10;
+/// Metadata chunks stop growing at this size.
+pub const META_MAX: usize = 1 << 20;
 
-/// An empty slab kept as its class's last one is given back after this many
-/// further `free` calls (or at once when a segment empties or memory runs
-/// short), so kept slabs cannot pin segments for long.
-pub const SLAB_KEEP_FREES: u32 = 1024;
+/// The thread-local-storage key vitalloc's per-thread heap pointer lives
+/// in on the Vita (`sceKernelGetTLSAddr`). No registry hands out keys;
+/// the ones known taken (DESIGN.md §2: 0–4, 6–9, 0x40–0x42, 0x44, 0x88,
+/// 0x89) are far from this one. A library using the same key would break
+/// both: the README says so.
+pub const VITA_TLS_KEY: usize = 0xE7;
+
+/// A thread's heap is checked for a dead owner (and its spans reclaimed)
+/// at most once per this many slow-path entries into the shared heap.
+pub const LIVENESS_SCAN_INTERVAL: u32 = 256;
+
+/// A segment holding at most this many pages in use, all of them small
+/// spans, has those spans marked so that they go back as soon as they are
+/// empty (even as a thread's current span), letting the segment go back.
+pub const PIN_CHECK_PAGES: usize = 64;

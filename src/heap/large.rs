@@ -1,90 +1,180 @@
-//! Large objects: one source block each, given back on free.
+//! Large blocks: one source block each, described by a LARGE span in the
+//! metadata (nothing is written into the block), given back on free.
 //!
 //! ```text
-//!  source block:  | LargeHdr | pad | BlockHdr | user memory ...        |
-//!                 ^ base (page-aligned)       ^ user (aligned as asked)
+//!  source block:  | pad to the alignment | user memory ...            |
+//!                 ^ base (page-aligned)   ^ start (aligned as asked)
+//!  page map: pages base ..= start's page ─► the LARGE span
 //! ```
-//! The `BlockHdr` in front of the user pointer is flagged `LARGE` and its
-//! `prev_phys` points at the `LargeHdr`, so `free` finds the block from the
-//! pointer alone. Pages from `base` to the user pointer's page are `LARGE` in
-//! the page map. This module only lays blocks out and validates them; the
-//! heap acquires and releases them.
+//! One freed block of at most the trim threshold is kept for the next large
+//! request it suits. This module lays blocks out and keeps their list; the
+//! heap's segment code obtains and releases them.
 
+use super::Heap;
 use super::config::{MIN_ALIGN, PAGE_SIZE};
-use super::tlsf::{BlockHdr, HDR, LARGE};
-use crate::source::Block;
+use super::meta::Pool;
+use super::span::{KIND_LARGE, NONE, Span};
+use crate::source::{Block, BlockKind, BlockSource};
+use core::ptr::{self, NonNull};
 
-const MAGIC: usize = 0x7a11_0c1a_usize.wrapping_mul(0x9e37_79b9);
-
-/// Bookkeeping at the start of a large block.
-#[repr(C)]
-pub struct LargeHdr {
-    pub block: Block,
-    pub next: *mut LargeHdr,
-    pub prev: *mut LargeHdr,
-    /// The user pointer this block serves.
-    pub user: *mut u8,
-    magic: usize,
-}
-
-/// Bytes from a block's (page-aligned) base to the first MIN_ALIGN-aligned
-/// user pointer: the header, padding, and the BlockHdr.
-const FRONT: usize = (size_of::<LargeHdr>() + HDR).next_multiple_of(MIN_ALIGN);
-
-/// Bytes to ask the source for to serve `size` bytes aligned to `align`
-/// (before rounding to granularity), or `None` on overflow.
-pub fn block_bytes(size: usize, align: usize) -> Option<usize> {
-    let front = FRONT;
-    let slack = if align > MIN_ALIGN { align } else { 0 };
-    size.checked_add(front)?.checked_add(slack)
-}
-
-impl LargeHdr {
-    /// Lays out a large block in `block` for a user pointer aligned to
-    /// `align`. Returns the header; `user` is set.
-    ///
-    /// # Safety
-    /// `block` is a fresh, writable source block of at least
-    /// `block_bytes(_, align)` bytes.
-    pub unsafe fn init(block: Block, align: usize) -> *mut LargeHdr {
-        let base = block.base.as_ptr();
-        let align = align.max(MIN_ALIGN);
-        let first = base as usize + FRONT;
-        let user = ((first + align - 1) & !(align - 1)) as *mut u8;
-        let l = base.cast::<LargeHdr>();
-        // SAFETY: the header and the BlockHdr lie in the block, before `user`.
-        unsafe {
-            l.write(LargeHdr {
-                block,
-                next: core::ptr::null_mut(),
-                prev: core::ptr::null_mut(),
-                user,
-                magic: MAGIC,
-            });
-            let h = BlockHdr::of_user(user);
-            (*h).prev_phys = l.cast();
-            (*h).set(base as usize + block.size - h as usize, LARGE);
+/// The source block a LARGE span describes.
+///
+/// # Safety
+/// `l` is a live LARGE span.
+pub unsafe fn block_of(l: *mut Span) -> Block {
+    // SAFETY: per the caller.
+    unsafe {
+        Block {
+            base: NonNull::new_unchecked((*l).base),
+            size: (*l).bytes(),
+            handle: (*l).seg,
         }
-        l
+    }
+}
+
+/// Usable bytes at the user pointer of a LARGE span.
+///
+/// # Safety
+/// `l` is a live LARGE span.
+pub unsafe fn usable(l: *mut Span) -> usize {
+    // SAFETY: per the caller.
+    unsafe { (*l).end() - (*l).start as usize }
+}
+
+/// Pages mapped to a LARGE span: from its base through the user pointer's.
+///
+/// # Safety
+/// `l` is a live LARGE span.
+unsafe fn marked_pages(l: *mut Span) -> usize {
+    // SAFETY: per the caller.
+    unsafe { ((*l).start as usize - (*l).base as usize) / PAGE_SIZE + 1 }
+}
+
+impl<S: BlockSource> Heap<S> {
+    /// A large block for `size` bytes aligned to `align`; null when out of
+    /// memory.
+    pub(super) fn alloc_large(&mut self, size: usize, align: usize) -> *mut u8 {
+        let gran = self.source.granularity().max(PAGE_SIZE);
+        let slack = align.saturating_sub(PAGE_SIZE);
+        let Some(bytes) = size
+            .max(1)
+            .checked_add(slack)
+            .and_then(|b| b.checked_next_multiple_of(gran))
+        else {
+            return ptr::null_mut();
+        };
+        if !self.ensure_meta(size_of::<Span>() + 64) {
+            return ptr::null_mut();
+        }
+        let block = match self.spare_large {
+            Some(b) if b.size >= bytes && b.size / 2 <= bytes => {
+                self.spare_large = None;
+                b
+            }
+            _ => match self.acquire(bytes, BlockKind::Large) {
+                Some(b) => b,
+                None => {
+                    // The cached spare may be what stands between us and
+                    // the limit or the kernel's budget: drop it and retry.
+                    let Some(spare) = self.spare_large.take() else {
+                        return ptr::null_mut();
+                    };
+                    // SAFETY: the spare is an unused block from the source.
+                    unsafe { self.release(spare, BlockKind::Large) };
+                    match self.acquire(bytes, BlockKind::Large) {
+                        Some(b) => b,
+                        None => return ptr::null_mut(),
+                    }
+                }
+            },
+        };
+        let base = block.base.as_ptr() as usize;
+        let user = base.next_multiple_of(align.max(MIN_ALIGN));
+        let pages_marked = (user - base) / PAGE_SIZE + 1;
+        let l = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
+        if l.is_null() || !self.reserve_map(base, pages_marked * PAGE_SIZE) {
+            if !l.is_null() {
+                // SAFETY: the descriptor was just taken and is unused.
+                unsafe { self.meta.give(Pool::Span, l.cast()) };
+            }
+            // SAFETY: the block is unused.
+            unsafe { self.release(block, BlockKind::Large) };
+            return ptr::null_mut();
+        }
+        // SAFETY: a fresh descriptor; the list holds live LARGE spans.
+        unsafe {
+            l.write(Span::new(KIND_LARGE));
+            (*l).base = block.base.as_ptr();
+            (*l).pages = block.size / PAGE_SIZE;
+            (*l).start = user as *mut u8;
+            (*l).seg = block.handle;
+            (*l).next = self.large;
+            if !self.large.is_null() {
+                (*self.large).prev = l;
+            }
+            self.map.set(base, pages_marked, l);
+        }
+        self.large = l;
+        self.stats.large_blocks += 1;
+        // SAFETY: `l` was just made.
+        self.large_bytes_in_use += unsafe { usable(l) };
+        user as *mut u8
     }
 
-    /// Usable bytes at the user pointer.
-    pub fn usable(&self) -> usize {
-        self.block.base.as_ptr() as usize + self.block.size - self.user as usize
-    }
-
-    /// Pages from the block start through the user pointer's page: the ones
-    /// marked `LARGE` in the page map.
-    pub fn marked_pages(&self) -> usize {
-        (self.user as usize - self.block.base.as_ptr() as usize) / PAGE_SIZE + 1
-    }
-
-    /// Whether `l` is an intact large header serving `user`.
+    /// Frees a large block: the spare keeps it if it is small enough,
+    /// otherwise it goes back to the source.
     ///
     /// # Safety
-    /// `l` is readable for `size_of::<LargeHdr>()` bytes.
-    pub unsafe fn is_valid(l: *const LargeHdr, user: *mut u8) -> bool {
-        // SAFETY: forwarded.
-        unsafe { (*l).magic == MAGIC && (*l).user == user }
+    /// `l` is a live LARGE span of this heap.
+    pub(super) unsafe fn free_large(&mut self, l: *mut Span) {
+        // SAFETY: per the caller.
+        unsafe {
+            let (next, prev) = ((*l).next, (*l).prev);
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            if prev.is_null() {
+                self.large = next;
+            } else {
+                (*prev).next = next;
+            }
+            let block = block_of(l);
+            self.large_bytes_in_use -= usable(l);
+            self.map
+                .set(block.base.as_ptr() as usize, marked_pages(l), NONE);
+            self.meta.give(Pool::Span, l.cast());
+            self.stats.large_blocks -= 1;
+            if self.spare_large.is_none() && block.size <= self.tunables.trim_threshold {
+                self.spare_large = Some(block);
+            } else {
+                self.release(block, BlockKind::Large);
+            }
+        }
+    }
+
+    /// Walks the large-block list. Returns (blocks, bytes, usable bytes).
+    pub(super) fn check_large(&self) -> Result<(usize, usize, usize), &'static str> {
+        let (mut n, mut bytes, mut use_) = (0, 0, 0);
+        let mut l = self.large;
+        let mut prev: *mut Span = ptr::null_mut();
+        // SAFETY: the list holds live LARGE spans.
+        unsafe {
+            while !l.is_null() {
+                if (*l).kind != KIND_LARGE || (*l).prev != prev {
+                    return Err("large-block list is broken");
+                }
+                for i in 0..marked_pages(l) {
+                    if self.map.get((*l).base as usize + i * PAGE_SIZE) != l {
+                        return Err("page map: a large block's page is not marked");
+                    }
+                }
+                n += 1;
+                bytes += (*l).bytes();
+                use_ += usable(l);
+                prev = l;
+                l = (*l).next;
+            }
+        }
+        Ok((n, bytes, use_))
     }
 }

@@ -1,246 +1,235 @@
-//! The page map: for every 4 KiB page of the address space, what the heap
-//! keeps there. `free` and `realloc` start here to find out, from nothing but
-//! the address, whether a pointer is a small object (and which slab owns it),
-//! a medium block, a large block, or not the heap's at all.
+//! The page map: for every 4 KiB page of the address space, the span that
+//! describes it ([`span::NONE`] for pages that are not the heap's).
 //!
 //! ```text
-//!  address: | root index | mid index | leaf index | page offset |
-//!  root[ROOT] ──► mid node [MID] ──► leaf [LEAF] of u8 entries
+//!  32-bit (the Vita):  | root: 10 bits | leaf: 10 bits | offset: 12 |
+//!      root[1024] (in the heap) ──► leaf[1024] of *Span (4 KiB, covers 4 MiB)
+//!  64-bit hosts:       | root: 12 | mid: 12 | leaf: 12 | offset: 12 |   (48-bit user space)
 //! ```
-//! Nodes come from the block source in [`META_CHUNK`] pieces and are never
-//! given back (at most one leaf per 16 MiB of address space the heap ever
-//! used). Absent nodes point at shared all-`NONE` nodes, so a lookup is three
-//! loads and no branch. The map never allocates from the heap it describes.
+//! On the Vita a lookup is two dependent loads (root entry, then leaf
+//! entry) and no branch: absent leaves are a shared leaf whose every entry
+//! is `NONE`. Nodes come from the heap's metadata and are never given back
+//! (one 4 KiB leaf per 4 MiB of address space the heap ever used).
+//!
+//! Invariant: every root (and mid) entry is the shared empty node or a node
+//! of this map; every entry of a real leaf is `NONE` or a live span whose
+//! pages include that page; the shared nodes are never written.
+//!
+//! Entries are atomics read with relaxed loads (plain loads): the fast path
+//! reads them without the heap lock. A thread only relies on the entry of a
+//! page holding a block it owns, which was written before that block was
+//! handed out; other entries may be read while being rewritten and are
+//! then merely stale (the slow path validates under the lock).
 
-use super::config::{META_CHUNK, PAGE_SHIFT};
-use crate::source::{BlockKind, BlockSource, SourceError};
-use core::ptr;
+use super::config::PAGE_SHIFT;
+use super::span::{NONE, Span};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// Address bits the map covers: all of them on 32-bit targets, the 48 bits
 /// of user space on 64-bit ones (higher addresses are simply "not ours").
 const ADDR_BITS: u32 = if usize::BITS == 64 { 48 } else { 32 };
-const LEAF_BITS: u32 = 12;
-const MID_BITS: u32 = if usize::BITS == 64 { 12 } else { 4 };
+const LEAF_BITS: u32 = if usize::BITS == 64 { 12 } else { 10 };
+const MID_BITS: u32 = if usize::BITS == 64 { 12 } else { 0 };
 const ROOT_BITS: u32 = ADDR_BITS - PAGE_SHIFT - LEAF_BITS - MID_BITS;
 const LEAF_LEN: usize = 1 << LEAF_BITS;
+#[cfg(target_pointer_width = "64")]
 const MID_LEN: usize = 1 << MID_BITS;
 const ROOT_LEN: usize = 1 << ROOT_BITS;
 
-/// Entry: the page is not the heap's.
-pub const NONE: u8 = 0;
-/// Entry: the page belongs to a segment (medium blocks; header before the pointer).
-pub const SEGMENT: u8 = 1;
-/// Entry: the page holds the start of a large block's user memory.
-pub const LARGE: u8 = 2;
-/// Entry: page `entry & !SLAB` of a small-object slab.
-pub const SLAB: u8 = 0x80;
+/// A leaf: the spans of `LEAF_LEN` consecutive pages.
+pub type Leaf = [AtomicPtr<Span>; LEAF_LEN];
+#[cfg(target_pointer_width = "64")]
+type Mid = [AtomicPtr<Leaf>; MID_LEN];
 
-type Leaf = [u8; LEAF_LEN];
-type Mid = [*mut Leaf; MID_LEN];
-
-/// Stands for every absent leaf; never written.
-static EMPTY_LEAF: Leaf = [NONE; LEAF_LEN];
-/// Stands for every absent mid node; never written.
-static EMPTY_MID: SharedMid = SharedMid([(&raw const EMPTY_LEAF).cast_mut(); MID_LEN]);
+/// Bytes of one leaf (what the metadata must provide per new leaf).
+pub const LEAF_BYTES: usize = size_of::<Leaf>();
+/// Bytes of one mid node (64-bit hosts only).
+#[cfg(target_pointer_width = "64")]
+pub const MID_BYTES: usize = size_of::<Mid>();
 
 #[repr(transparent)]
-struct SharedMid(Mid);
+struct Shared<T>(T);
 // SAFETY: the shared empty nodes are never written.
-unsafe impl Sync for SharedMid {}
+unsafe impl<T> Sync for Shared<T> {}
 
+#[allow(clippy::declare_interior_mutable_const)]
+const NONE_ENTRY: AtomicPtr<Span> = AtomicPtr::new(NONE);
+/// Stands for every absent leaf; never written.
+static EMPTY_LEAF: Shared<Leaf> = Shared([NONE_ENTRY; LEAF_LEN]);
+const EMPTY_LEAF_PTR: *mut Leaf = (&raw const EMPTY_LEAF).cast::<Leaf>().cast_mut();
+#[cfg(target_pointer_width = "64")]
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_LEAF_ENTRY: AtomicPtr<Leaf> = AtomicPtr::new(EMPTY_LEAF_PTR);
+/// Stands for every absent mid node (64-bit); never written.
+#[cfg(target_pointer_width = "64")]
+static EMPTY_MID: Shared<Mid> = Shared([EMPTY_LEAF_ENTRY; MID_LEN]);
+#[cfg(target_pointer_width = "64")]
 const EMPTY_MID_PTR: *mut Mid = (&raw const EMPTY_MID).cast::<Mid>().cast_mut();
-const EMPTY_LEAF_PTR: *mut Leaf = (&raw const EMPTY_LEAF).cast_mut();
 
-/// Header of each meta block: the block and the next (older) one.
-#[repr(C)]
-pub struct MetaChunk {
-    /// The source block this chunk is.
-    pub block: crate::source::Block,
-    /// The previously obtained chunk, or null.
-    pub next: *mut MetaChunk,
-}
+#[cfg(target_pointer_width = "64")]
+type RootEntry = AtomicPtr<Mid>;
+#[cfg(not(target_pointer_width = "64"))]
+type RootEntry = AtomicPtr<Leaf>;
+
+#[cfg(target_pointer_width = "64")]
+#[allow(clippy::declare_interior_mutable_const)]
+const ROOT_INIT: RootEntry = AtomicPtr::new(EMPTY_MID_PTR);
+#[cfg(not(target_pointer_width = "64"))]
+#[allow(clippy::declare_interior_mutable_const)]
+const ROOT_INIT: RootEntry = AtomicPtr::new(EMPTY_LEAF_PTR);
 
 /// The map itself.
-///
-/// Invariant: `root[r]` is `EMPTY_MID` or a mid node of this map; each mid
-/// entry is `EMPTY_LEAF` or a leaf of this map; an entry is `NONE` unless the
-/// heap set it for a page it holds. The shared empty nodes are never written.
 pub struct PageMap {
-    root: [*mut Mid; ROOT_LEN],
-    /// Bump range for new nodes, inside the last meta block.
-    meta_next: usize,
-    meta_end: usize,
-    /// Meta blocks obtained from the source, newest first (a [`MetaChunk`]
-    /// at the start of each).
-    pub chunks: *mut MetaChunk,
-    /// Bytes and blocks obtained from the source for nodes.
-    pub meta_bytes: usize,
-    pub meta_blocks: usize,
+    root: [RootEntry; ROOT_LEN],
+}
+
+/// Where new nodes come from (the heap's metadata). Returns zeroed-or-not
+/// memory of `bytes` bytes aligned to a pointer, or null.
+pub trait NodeSource {
+    /// A node of `bytes` bytes, or null when memory is out.
+    fn node(&mut self, bytes: usize) -> *mut u8;
 }
 
 impl PageMap {
+    /// A map in which no page is the heap's.
     pub const fn new() -> Self {
         PageMap {
-            root: [EMPTY_MID_PTR; ROOT_LEN],
-            meta_next: 0,
-            meta_end: 0,
-            chunks: ptr::null_mut(),
-            meta_bytes: 0,
-            meta_blocks: 0,
+            root: [ROOT_INIT; ROOT_LEN],
         }
     }
 
     #[inline(always)]
-    fn split(addr: usize) -> Option<(usize, usize, usize)> {
-        if ADDR_BITS < usize::BITS && (addr >> ADDR_BITS) != 0 {
-            return None;
-        }
-        let page = addr >> PAGE_SHIFT;
-        Some((
-            page >> (LEAF_BITS + MID_BITS),
-            (page >> LEAF_BITS) & (MID_LEN - 1),
-            page & (LEAF_LEN - 1),
-        ))
+    fn in_range(addr: usize) -> bool {
+        ADDR_BITS >= usize::BITS || (addr >> (ADDR_BITS % usize::BITS)) == 0
     }
 
-    /// The entry for the page holding `addr`. O(1): three loads.
+    /// The leaf holding the page of `addr` (possibly the shared empty one).
     #[inline(always)]
-    pub fn get(&self, addr: usize) -> u8 {
-        let Some((r, m, l)) = Self::split(addr) else {
-            return NONE;
-        };
-        // SAFETY: root entries point to mid nodes and mid entries to leaves,
-        // real or the shared empty ones (invariant).
-        unsafe { (*(*self.root[r])[m])[l] }
+    fn leaf(&self, addr: usize) -> *mut Leaf {
+        #[cfg(target_pointer_width = "64")]
+        {
+            if !Self::in_range(addr) {
+                return EMPTY_LEAF_PTR;
+            }
+            let r = addr >> (PAGE_SHIFT + LEAF_BITS + MID_BITS);
+            let m = (addr >> (PAGE_SHIFT + LEAF_BITS)) & (MID_LEN - 1);
+            let mid = self.root[r].load(Ordering::Relaxed);
+            // SAFETY: root entries point at mid nodes, real or shared.
+            unsafe { (*mid)[m].load(Ordering::Relaxed) }
+        }
+        #[cfg(not(target_pointer_width = "64"))]
+        {
+            self.root[addr >> (PAGE_SHIFT + LEAF_BITS)].load(Ordering::Relaxed)
+        }
     }
 
-    /// Bytes of nodes that mapping `[addr, addr + len)` may need at most.
-    pub fn nodes_bytes(addr: usize, len: usize) -> usize {
-        let last = addr + len - 1;
-        let leaves = (last >> (PAGE_SHIFT + LEAF_BITS)) - (addr >> (PAGE_SHIFT + LEAF_BITS)) + 1;
-        let mids = (last >> (PAGE_SHIFT + LEAF_BITS + MID_BITS))
-            - (addr >> (PAGE_SHIFT + LEAF_BITS + MID_BITS))
-            + 1;
-        leaves * size_of::<Leaf>() + mids * size_of::<Mid>()
+    /// The span of the page holding `addr`: two loads on 32-bit targets.
+    #[inline(always)]
+    pub fn get(&self, addr: usize) -> *mut Span {
+        let leaf = self.leaf(addr);
+        // SAFETY: leaves (real or shared) have LEAF_LEN entries.
+        unsafe { (*leaf)[(addr >> PAGE_SHIFT) & (LEAF_LEN - 1)].load(Ordering::Relaxed) }
     }
 
-    /// Bytes of nodes still missing to map `[addr, addr + len)`.
-    /// O(len / 16 MiB).
-    fn missing_bytes(&self, addr: usize, len: usize) -> usize {
-        let (mut bytes, mut last_root) = (0, usize::MAX);
-        let mut a = addr & !((1usize << (PAGE_SHIFT + LEAF_BITS)) - 1);
-        while a < addr + len {
-            let Some((r, m, _)) = Self::split(a) else {
-                break;
-            };
-            if self.root[r] == EMPTY_MID_PTR {
-                if r != last_root {
-                    bytes += size_of::<Mid>();
+    /// Bytes of nodes still missing to map `[addr, addr + len)` (an upper
+    /// bound: a mid node may be counted for each of its missing leaves).
+    /// O(len / 4 MiB).
+    pub fn missing_bytes(&self, addr: usize, len: usize) -> usize {
+        if len == 0 || !Self::in_range(addr) || !Self::in_range(addr + len - 1) {
+            return 0;
+        }
+        let step = 1usize << (PAGE_SHIFT + LEAF_BITS);
+        let (mut a, last, mut bytes) = (addr & !(step - 1), addr + len - 1, 0);
+        loop {
+            if self.leaf(a) == EMPTY_LEAF_PTR {
+                bytes += LEAF_BYTES + 16;
+                #[cfg(target_pointer_width = "64")]
+                if self.root[a >> (PAGE_SHIFT + LEAF_BITS + MID_BITS)].load(Ordering::Relaxed)
+                    == EMPTY_MID_PTR
+                {
+                    bytes += MID_BYTES + 16;
                 }
-                bytes += size_of::<Leaf>();
-            } else {
-                // SAFETY: a non-empty root entry is a mid node of this map.
-                if unsafe { (*self.root[r])[m] } == EMPTY_LEAF_PTR {
-                    bytes += size_of::<Leaf>();
-                }
             }
-            last_root = r;
-            a += 1 << (PAGE_SHIFT + LEAF_BITS);
+            match a.checked_add(step) {
+                Some(n) if n <= last => a = n,
+                _ => return bytes,
+            }
         }
-        bytes
     }
 
-    /// Hands the map `[start, start + len)` (inside a block the heap owns) to
-    /// take nodes from before asking the source (single-block mode).
-    pub fn seed(&mut self, start: usize, len: usize) {
-        self.meta_next = start;
-        self.meta_end = start + len;
-        self.meta_bytes += len;
-    }
-
-    /// Makes room for `bytes` of nodes: a new meta block from the source
-    /// (one per call at most, so the heap can report it).
-    fn ensure_room<S: BlockSource>(
-        &mut self,
-        src: &mut S,
-        bytes: usize,
-    ) -> Result<(), SourceError> {
-        if self.meta_end - self.meta_next >= bytes {
-            return Ok(());
+    /// Makes sure nodes exist for every page of `[addr, addr + len)`, so a
+    /// later [`set`](Self::set) cannot fail. Returns false if a node could
+    /// not be obtained (nodes already made stay). O(len / 4 MiB).
+    pub fn reserve(&mut self, nodes: &mut impl NodeSource, addr: usize, len: usize) -> bool {
+        if len == 0 {
+            return true;
         }
-        let size =
-            (META_CHUNK.max(bytes + size_of::<MetaChunk>())).next_multiple_of(src.granularity());
-        let block = src.acquire(size, super::config::PAGE_SIZE, BlockKind::Meta)?;
-        let chunk = block.base.as_ptr().cast::<MetaChunk>();
-        // SAFETY: the block is fresh and large enough for its header.
-        unsafe {
-            chunk.write(MetaChunk {
-                block,
-                next: self.chunks,
-            })
-        };
-        self.chunks = chunk;
-        self.meta_next = block.base.as_ptr() as usize + size_of::<MetaChunk>();
-        self.meta_end = block.base.as_ptr() as usize + block.size;
-        self.meta_bytes += block.size;
-        self.meta_blocks += 1;
-        Ok(())
-    }
-
-    fn node(&mut self, bytes: usize) -> *mut u8 {
-        debug_assert!(self.meta_end - self.meta_next >= bytes);
-        let p = self.meta_next as *mut u8;
-        self.meta_next += bytes;
-        // SAFETY: [p, p + bytes) lies in meta memory nothing else uses.
-        unsafe { ptr::write_bytes(p, 0, bytes) };
-        p
-    }
-
-    /// Makes sure nodes exist for every page in `[addr, addr + len)`, so a
-    /// later [`set`](Self::set) cannot fail. O(len / 16 MiB).
-    pub fn reserve<S: BlockSource>(
-        &mut self,
-        src: &mut S,
-        addr: usize,
-        len: usize,
-    ) -> Result<(), SourceError> {
         let last = addr + len - 1;
-        let (Some(_), Some(_)) = (Self::split(addr), Self::split(last)) else {
-            return Err(SourceError::Unsupported);
-        };
-        self.ensure_room(src, self.missing_bytes(addr, len))?;
-        let mut a = addr & !((1usize << (PAGE_SHIFT + LEAF_BITS)) - 1);
-        while a <= last {
-            let (r, m, _) = Self::split(a).ok_or(SourceError::Unsupported)?;
-            if self.root[r] == EMPTY_MID_PTR {
-                let mid = self.node(size_of::<Mid>()) as *mut Mid;
-                // SAFETY: a fresh node of this map, sized and aligned for a Mid.
-                unsafe { mid.write([EMPTY_LEAF_PTR; MID_LEN]) };
-                self.root[r] = mid;
-            }
-            // SAFETY: root[r] is a mid node of this map (not the shared one).
-            let slot = unsafe { &mut (*self.root[r])[m] };
-            if *slot == EMPTY_LEAF_PTR {
-                *slot = self.node(size_of::<Leaf>()) as *mut Leaf;
-            }
-            a += 1 << (PAGE_SHIFT + LEAF_BITS);
+        if !Self::in_range(addr) || !Self::in_range(last) {
+            return false;
         }
-        Ok(())
+        let step = 1usize << (PAGE_SHIFT + LEAF_BITS);
+        let mut a = addr & !(step - 1);
+        loop {
+            if !self.make_leaf(nodes, a) {
+                return false;
+            }
+            match a.checked_add(step) {
+                Some(n) if n <= last => a = n,
+                _ => return true,
+            }
+        }
     }
 
-    /// Sets the entries of the `pages` pages starting at the page of `addr`.
-    /// `value(i)` gives the entry of page `i`. The nodes must have been
-    /// [`reserve`](Self::reserve)d. O(pages).
-    pub fn set(&mut self, addr: usize, pages: usize, value: impl Fn(usize) -> u8) {
+    fn make_leaf(&mut self, nodes: &mut impl NodeSource, addr: usize) -> bool {
+        #[cfg(target_pointer_width = "64")]
+        let slot: &AtomicPtr<Leaf> = {
+            let r = addr >> (PAGE_SHIFT + LEAF_BITS + MID_BITS);
+            let m = (addr >> (PAGE_SHIFT + LEAF_BITS)) & (MID_LEN - 1);
+            if self.root[r].load(Ordering::Relaxed) == EMPTY_MID_PTR {
+                let mid = nodes.node(MID_BYTES).cast::<Mid>();
+                if mid.is_null() {
+                    return false;
+                }
+                // SAFETY: a fresh node, sized and aligned for a Mid.
+                unsafe { mid.write([EMPTY_LEAF_ENTRY; MID_LEN]) };
+                self.root[r].store(mid, Ordering::Release);
+            }
+            // SAFETY: the root entry is a real mid node of this map.
+            unsafe { &(*self.root[r].load(Ordering::Relaxed))[m] }
+        };
+        #[cfg(not(target_pointer_width = "64"))]
+        let slot: &AtomicPtr<Leaf> = &self.root[addr >> (PAGE_SHIFT + LEAF_BITS)];
+        if slot.load(Ordering::Relaxed) == EMPTY_LEAF_PTR {
+            let leaf = nodes.node(LEAF_BYTES).cast::<Leaf>();
+            if leaf.is_null() {
+                return false;
+            }
+            // SAFETY: a fresh node, sized and aligned for a Leaf.
+            unsafe { leaf.write([NONE_ENTRY; LEAF_LEN]) };
+            slot.store(leaf, Ordering::Release);
+        }
+        true
+    }
+
+    /// Sets the span of `pages` pages from the page of `addr`. The nodes
+    /// must have been [`reserve`](Self::reserve)d. O(pages).
+    pub fn set(&self, addr: usize, pages: usize, span: *mut Span) {
         for i in 0..pages {
-            let (r, m, l) = Self::split(addr + (i << PAGE_SHIFT)).expect("reserved address");
-            // SAFETY: `reserve` created both nodes for this page, so neither
-            // is a shared empty node.
-            unsafe {
-                let leaf = (*self.root[r])[m];
-                debug_assert!(leaf != EMPTY_LEAF_PTR, "page map set on an unreserved page");
-                (*leaf)[l] = value(i);
-            }
+            let a = addr + (i << PAGE_SHIFT);
+            let leaf = self.leaf(a);
+            debug_assert!(leaf != EMPTY_LEAF_PTR, "page map set on an unreserved page");
+            // SAFETY: reserved, so a real leaf of this map.
+            unsafe { (*leaf)[(a >> PAGE_SHIFT) & (LEAF_LEN - 1)].store(span, Ordering::Relaxed) };
+        }
+    }
+
+    /// Sets only the first and last page of a run (free runs: their inner
+    /// pages are `NONE`, see `pages.rs`).
+    pub fn set_ends(&self, addr: usize, pages: usize, span: *mut Span) {
+        self.set(addr, 1, span);
+        if pages > 1 {
+            self.set(addr + ((pages - 1) << PAGE_SHIFT), 1, span);
         }
     }
 }

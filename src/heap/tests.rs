@@ -9,13 +9,35 @@
 
 use super::config::*;
 use super::*;
+#[allow(unused_imports)]
+use crate::front;
 use crate::source::{ArenaSource, MmapSource};
 use proptest::prelude::*;
 use std::boxed::Box;
 use std::vec::Vec;
 
-fn heap() -> Box<Heap<MmapSource>> {
-    Box::new(Heap::new(MmapSource::new()))
+type Locked = crate::Allocator<MmapSource>;
+
+fn heap() -> Box<Locked> {
+    Box::new(crate::Allocator::new(MmapSource::new()))
+}
+
+fn meta_bytes(h: &Locked) -> usize {
+    h.with(|h| h.meta.bytes)
+}
+
+fn meta_blocks(h: &Locked) -> usize {
+    h.with(|h| h.meta.blocks)
+}
+
+fn set_limit(h: &Locked, limit: usize) {
+    h.with(|h| {
+        let t = Tunables {
+            limit,
+            ..h.tunables()
+        };
+        h.set_tunables(t)
+    });
 }
 
 fn fill(p: *mut u8, n: usize, v: u8) {
@@ -28,7 +50,7 @@ fn holds(p: *mut u8, n: usize, v: u8) -> bool {
 
 #[test]
 fn every_size_class_and_tier_allocates_aligned_and_usable() {
-    let mut h = heap();
+    let h = heap();
     let mut live = Vec::new();
     // Sizes around every rounding step of each tier: class edges, TLSF
     // list edges, and page edges of large blocks.
@@ -57,7 +79,7 @@ fn every_size_class_and_tier_allocates_aligned_and_usable() {
 
 #[test]
 fn malloc_zero_gives_unique_pointers() {
-    let mut h = heap();
+    let h = heap();
     let a = h.malloc(0);
     let b = h.malloc(0);
     assert!(!a.is_null() && !b.is_null() && a != b);
@@ -65,13 +87,13 @@ fn malloc_zero_gives_unique_pointers() {
 
 #[test]
 fn memalign_honours_every_power_of_two_up_to_4_mib() {
-    let mut h = heap();
+    let h = heap();
     for shift in 0..=22 {
         let align = 1usize << shift;
         for size in [1, 100, 5000, 2 << 20] {
             // Page-map nodes the block's address range happens to need are
             // not the block's waste.
-            let before = h.stats().reserved - h.pagemap.meta_bytes;
+            let before = h.stats().reserved - meta_bytes(&h);
             let p = h.memalign(align, size);
             assert!(!p.is_null());
             assert_eq!(p as usize % align, 0, "align {align} size {size}");
@@ -80,7 +102,7 @@ fn memalign_honours_every_power_of_two_up_to_4_mib() {
             // A large block may not waste more than the alignment (plus the
             // header and granularity rounding).
             if size >= LARGE_THRESHOLD {
-                let grown = h.stats().reserved - h.pagemap.meta_bytes - before;
+                let grown = h.stats().reserved - meta_bytes(&h) - before;
                 assert!(
                     grown <= size + align.max(MIN_ALIGN) + 2 * PAGE_SIZE,
                     "align {align} grew {grown}"
@@ -96,17 +118,19 @@ fn memalign_honours_every_power_of_two_up_to_4_mib() {
 
 #[test]
 fn realloc_keeps_contents_and_grows_in_place_when_it_can() {
-    let mut h = heap();
-    let p = h.malloc(2000);
-    fill(p, 2000, 7);
-    let q = unsafe { h.realloc(p, 4000) }.unwrap();
+    let h = heap();
+    let p = h.malloc(40_000);
+    fill(p, 40_000, 7);
+    let q = unsafe { h.realloc(p, 60_000) }.unwrap();
     assert_eq!(
         p, q,
-        "the block after a fresh medium block is free: grow in place"
+        "the pages after a fresh medium block are free: grow in place"
     );
-    assert!(holds(q, 2000, 7));
-    let r = unsafe { h.realloc(q, 1500) }.unwrap();
+    assert!(holds(q, 40_000, 7));
+    let r = unsafe { h.realloc(q, 35_000) }.unwrap();
     assert_eq!(r, q, "shrinking stays in place");
+    let r = unsafe { h.realloc(r, 2000) }.unwrap();
+    assert!(holds(r, 2000, 7));
     let s = unsafe { h.realloc(r, 10) }.unwrap();
     assert!(holds(s, 10, 7));
     let t = unsafe { h.realloc(s, 2 << 20) }.unwrap();
@@ -123,17 +147,13 @@ fn realloc_keeps_contents_and_grows_in_place_when_it_can() {
 
 #[test]
 fn shrinking_never_fails_even_without_memory() {
-    let mut h = heap();
+    let h = heap();
     let small = h.malloc(1000);
     let large = h.malloc(3 << 20);
     fill(small, 1000, 3);
     fill(large, 3 << 20, 4);
     // No memory beyond what is held: any move would fail.
-    let t = Tunables {
-        limit: h.stats().reserved,
-        ..h.tunables()
-    };
-    h.set_tunables(t);
+    set_limit(&h, h.stats().reserved);
     let mut hog = Vec::new();
     loop {
         let p = h.malloc(16);
@@ -152,7 +172,7 @@ fn shrinking_never_fails_even_without_memory() {
 #[test]
 fn double_free_is_detected_in_every_tier() {
     for size in [16, 500, 5000, 2 << 20] {
-        let mut h = heap();
+        let h = heap();
         let keep = h.malloc(size); // keeps slabs and segments alive
         let p = h.malloc(size);
         unsafe { h.free(p) }.unwrap();
@@ -171,7 +191,7 @@ fn double_free_is_detected_in_every_tier() {
 
 #[test]
 fn foreign_and_interior_pointers_are_rejected() {
-    let mut h = heap();
+    let h = heap();
     let mut local = 0u64;
     assert_eq!(
         unsafe { h.free(&mut local as *mut u64 as *mut u8) },
@@ -197,7 +217,7 @@ fn foreign_and_interior_pointers_are_rejected() {
 
 #[test]
 fn empty_memory_goes_back_to_the_source() {
-    let mut h = heap();
+    let h = heap();
     let ptrs: Vec<_> = (0..20000).map(|i| h.malloc(16 + i % 3000)).collect();
     let held = h.stats();
     assert!(held.segments > 3);
@@ -208,27 +228,28 @@ fn empty_memory_goes_back_to_the_source() {
     let after = h.stats();
     assert!(
         after.segments <= 1,
-        "one spare segment at most, not {}",
+        "one spare segment and the kept empty spans' at most, not {}",
         after.segments
     );
     h.trim(0);
     h.check().unwrap();
     assert_eq!(h.stats().segments, 0);
-    assert_eq!(h.stats().source_blocks, h.pagemap.meta_blocks);
+    assert_eq!(h.stats().source_blocks, meta_blocks(&h));
 }
 
 #[test]
 fn segments_grow_geometrically() {
-    let mut h = heap();
+    let h = heap();
     let mut ptrs = Vec::new();
     while h.stats().reserved < 200 << 20 {
         ptrs.push(h.malloc(100_000));
     }
     let s = h.stats();
     assert!(
-        s.source_blocks < 64,
-        "{} blocks for 200 MiB",
-        s.source_blocks
+        s.source_blocks < 72,
+        "{} blocks for 200 MiB ({} segments)",
+        s.source_blocks,
+        s.segments
     );
     for p in ptrs {
         unsafe { h.free(p) }.unwrap();
@@ -238,11 +259,14 @@ fn segments_grow_geometrically() {
 
 #[test]
 fn oscillating_at_a_boundary_does_not_call_the_source_each_time() {
-    let mut h = heap();
-    let a = h.malloc(64);
-    unsafe { h.free(a) }.unwrap();
-    let blocks = h.stats().source_blocks;
-    for _ in 0..1000 {
+    let h = heap();
+    let mut blocks = 0;
+    for i in 0..1000 {
+        if i == 1 {
+            // The first round obtains what the pattern needs (metadata
+            // for the large block's address range, the spare large block).
+            blocks = h.stats().source_blocks;
+        }
         let p = h.malloc(64);
         let q = h.malloc(40_000);
         let r = h.malloc(LARGE_THRESHOLD);
@@ -252,18 +276,14 @@ fn oscillating_at_a_boundary_does_not_call_the_source_each_time() {
             h.free(p).unwrap();
         }
     }
-    assert!(h.stats().source_blocks <= blocks + 1);
+    assert_eq!(h.stats().source_blocks, blocks);
     h.check().unwrap();
 }
 
 #[test]
 fn limit_makes_allocations_fail_cleanly() {
-    let mut h = heap();
-    let t = Tunables {
-        limit: 4 << 20,
-        ..h.tunables()
-    };
-    h.set_tunables(t);
+    let h = heap();
+    set_limit(&h, 4 << 20);
     let mut ptrs = Vec::new();
     loop {
         let p = h.malloc(50_000);
@@ -289,7 +309,8 @@ fn limit_makes_allocations_fail_cleanly() {
 #[test]
 fn arena_source_serves_and_runs_out() {
     let buf: &'static mut [u8] = Box::leak(std::vec![0u8; 4 << 20].into_boxed_slice());
-    let mut h = Box::new(Heap::new(ArenaSource::from_static(buf)));
+    let h: Box<crate::Allocator<ArenaSource>> =
+        Box::new(crate::Allocator::new(ArenaSource::from_static(buf)));
     let mut n = 0;
     while !h.malloc(1000).is_null() {
         n += 1;
@@ -331,7 +352,7 @@ proptest! {
     /// statistics consistent, `check` clean after every step.
     #[test]
     fn random_operations_match_the_model(ops in proptest::collection::vec(op(), 1..600)) {
-        let mut h = heap();
+        let h = heap();
         // (pointer, requested size, fill byte)
         let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
         let mut tag = 0u8;
@@ -389,8 +410,8 @@ proptest! {
 
 #[test]
 fn single_block_mode_serves_everything_from_one_block() {
-    let mut h = heap();
-    assert!(h.set_single_block(32 << 20));
+    let h = heap();
+    assert!(h.with(|h| h.set_single_block(32 << 20)));
     let first = h.malloc(1);
     let blocks = h.stats().source_blocks;
     assert_eq!(blocks, 1, "one block, page-map nodes included");
@@ -422,7 +443,10 @@ fn single_block_mode_serves_everything_from_one_block() {
         "the whole block is usable again"
     );
     h.check().unwrap();
-    assert!(!h.set_single_block(1 << 20), "too late once memory is held");
+    assert!(
+        !h.with(|h| h.set_single_block(1 << 20)),
+        "too late once memory is held"
+    );
 }
 
 #[test]
@@ -443,10 +467,11 @@ fn block_hook_sees_every_block_obtained_and_released() {
             _ => panic!("unknown event {event}"),
         }
     }
-    let mut h = heap();
+    let h = heap();
     let early = h.malloc(100); // before the hook: replayed when it is set
     let mut seen = Box::new(Seen::default());
-    h.set_block_hook(Some(hook), &mut *seen as *mut Seen as *mut c_void);
+    let user = &mut *seen as *mut Seen as usize;
+    h.with(|h| h.set_block_hook(Some(hook), user as *mut c_void));
     assert_eq!(seen.live.len(), h.stats().source_blocks);
     let mut ptrs: Vec<_> = (0..300).map(|i| h.malloc(1000 + i * 3000)).collect();
     ptrs.push(h.malloc(5 << 20));
@@ -460,5 +485,5 @@ fn block_hook_sees_every_block_obtained_and_released() {
     assert_eq!(seen.live.len(), h.stats().source_blocks);
     assert_eq!(seen.live.values().sum::<usize>(), h.stats().reserved);
     assert!(seen.events > 4);
-    h.set_block_hook(None, core::ptr::null_mut());
+    h.with(|h| h.set_block_hook(None, core::ptr::null_mut()));
 }

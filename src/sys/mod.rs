@@ -4,6 +4,7 @@
 // errno is only set by the C API (feature `c-api`).
 #![cfg_attr(not(feature = "c-api"), allow(dead_code))]
 
+pub mod thread;
 #[cfg(target_os = "vita")]
 pub mod vita;
 

@@ -1,6 +1,6 @@
 //! Bindings to the Vita kernel calls vitalloc uses (DESIGN.md §2), declared
 //! here with vita-headers' types (`psp2/kernel/sysmem.h`,
-//! `psp2/kernel/threadmgr/lw_mutex.h`). No stub library is linked: VitaSDK's
+//! `psp2/kernel/threadmgr/lw_mutex.h`, `psp2/kernel/threadmgr/thread.h`). No stub library is linked: VitaSDK's
 //! default link line brings `SceSysmem_stub` and `SceLibKernel_stub`.
 //! Nothing but these declarations and their constants lives here.
 
@@ -53,7 +53,21 @@ pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_CDRAM_RW: SceUInt32 = 0x0940_8060;
 pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_RW: SceUInt32 = 0x0C80_D060;
 pub const SCE_KERNEL_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_NC_RW: SceUInt32 = 0x0D80_8060;
 
+/// `SceKernelThreadInfo` of vita-headers (`psp2/kernel/threadmgr/thread.h`):
+/// 0x80 bytes; the caller sets `size`, the kernel checks it. Only `size`
+/// matters to vitalloc (a call that fails means the thread is gone).
+#[repr(C, align(8))]
+pub struct SceKernelThreadInfo {
+    pub size: SceSize,
+    pub rest: [u8; 0x7C],
+}
+const _: () = assert!(size_of::<SceKernelThreadInfo>() == 0x80);
+
 unsafe extern "C" {
+    pub fn sceKernelGetThreadId() -> SceUID;
+    pub fn sceKernelGetThreadInfo(thid: SceUID, info: *mut SceKernelThreadInfo) -> c_int;
+    pub fn sceKernelGetTLSAddr(key: c_int) -> *mut c_void;
+    pub fn sceKernelGetThreadTLSAddr(thid: SceUID, key: c_int) -> *mut c_void;
     pub fn sceKernelAllocMemBlock(
         name: *const c_char,
         type_: SceUInt32,

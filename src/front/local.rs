@@ -1,0 +1,428 @@
+//! The thread heap: the spans one thread allocates small objects from, and
+//! the fast paths that use them without a lock, an atomic read-modify-write
+//! or a barrier.
+//!
+//! ```text
+//!  direct[(size+7)/8] ─┐  (sizes up to DIRECT_MAX)
+//!  current[class] ─────┴─► span: free ─► obj ─► obj ─► ...   pop on malloc,
+//!  queue[class]  ─► span ⇄ span ...  (owned, not current, free objects)
+//!  remote ─► span ─► span ...         (full spans other threads freed into)
+//! ```
+//! Invariants (walked by `Heap::check` for the heaps it may read):
+//! - `direct[i] == current[CLASS_OF[i]]` for every i;
+//! - `current[c]` is `NONE` or a SMALL span of class `c` owned by this heap
+//!   (`owner == self`), in no queue;
+//! - spans in `queue[c]` are SMALL spans of class `c` owned by this heap
+//!   with at least one free object;
+//! - a span owned by this heap that is neither current nor queued is full
+//!   and tagged `owner == self | FULL`.
+//!
+//! Only the owning thread touches a thread heap, except `remote` (pushed by
+//! other threads) and, under the heap lock, the counters (read by
+//! statistics) and the whole heap once its thread is gone.
+
+use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
+use crate::heap::config::{DIRECT_MAX, SMALL_MAX};
+use crate::heap::span::{FULL, FreeObj, NONE, Span};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+/// Entries of `direct`.
+pub const DIRECT_LEN: usize = DIRECT_MAX / 8 + 1;
+
+/// What a thread heap's counters say, folded in when spans leave it.
+#[derive(Clone, Copy, Default, Debug)]
+#[repr(C)]
+pub struct Counters {
+    /// Small allocations counted in spans that left this heap, plus 2^32
+    /// for every wrap of a span's `allocs`.
+    pub allocs: u64,
+    /// Allocations made inside `realloc` (not calls of their own).
+    pub inner_allocs: u64,
+    /// Frees made inside `realloc`.
+    pub inner_frees: u64,
+    /// `realloc` calls with a non-null pointer.
+    pub reallocs: u64,
+    /// Objects this thread freed into other heaps' spans.
+    pub remote_freed: u64,
+    /// Their bytes.
+    pub remote_freed_bytes: u64,
+    /// Objects other threads freed into this heap's spans, collected here.
+    pub collected: u64,
+    /// Their bytes.
+    pub collected_bytes: u64,
+}
+
+impl Counters {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &Counters) {
+        self.allocs = self.allocs.wrapping_add(o.allocs);
+        self.inner_allocs += o.inner_allocs;
+        self.inner_frees += o.inner_frees;
+        self.reallocs += o.reallocs;
+        self.remote_freed += o.remote_freed;
+        self.remote_freed_bytes += o.remote_freed_bytes;
+        self.collected += o.collected;
+        self.collected_bytes += o.collected_bytes;
+    }
+}
+
+/// The outcome of a free by the owner's fast path.
+pub enum Freed {
+    /// Done.
+    Done,
+    /// Done, and the span has no allocated object left.
+    Emptied,
+    /// The span is not this heap's (or is its full span): slow path.
+    NotHere,
+    /// `p` is inside the span but not the start of an object.
+    NotAnObject,
+    /// The object looks free already (to be confirmed).
+    Suspect,
+}
+
+/// One thread's small-object state.
+#[repr(C)]
+pub struct LocalHeap {
+    /// The current span of each 8-byte size step up to DIRECT_MAX.
+    pub direct: [*mut Span; DIRECT_LEN],
+    /// The span each class allocates from (`NONE`: none yet).
+    pub current: [*mut Span; CLASS_COUNT],
+    /// Other owned spans with free objects, per class.
+    pub queue: [*mut Span; CLASS_COUNT],
+    /// Full spans other threads freed objects into (a lock-free stack
+    /// through `Span::remote_next`, pushed by them, taken whole by us).
+    pub remote: AtomicPtr<Span>,
+    /// Counters, read under the heap lock by statistics.
+    pub counters: Counters,
+    /// The shared heap's `pins_epoch` when this heap last looked for empty
+    /// spans marked as pinning their segment.
+    pub pins_seen: u32,
+    /// The thread's identity where the platform has one (Vita: thread id).
+    pub tid: i32,
+    /// The address of the thread's slot that points at this heap (the
+    /// liveness check compares it).
+    pub slot: usize,
+    /// Registry links (under the heap lock).
+    pub next: *mut LocalHeap,
+    /// See `next`.
+    pub prev: *mut LocalHeap,
+}
+
+impl Default for LocalHeap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LocalHeap {
+    /// A heap with no spans.
+    pub const fn new() -> Self {
+        LocalHeap {
+            direct: [NONE; DIRECT_LEN],
+            current: [NONE; CLASS_COUNT],
+            queue: [ptr::null_mut(); CLASS_COUNT],
+            remote: AtomicPtr::new(ptr::null_mut()),
+            counters: Counters {
+                allocs: 0,
+                inner_allocs: 0,
+                inner_frees: 0,
+                reallocs: 0,
+                remote_freed: 0,
+                remote_freed_bytes: 0,
+                collected: 0,
+                collected_bytes: 0,
+            },
+            pins_seen: 0,
+            tid: 0,
+            slot: 0,
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+        }
+    }
+
+    /// Resets a recycled heap (memory from metadata) to `new()`.
+    ///
+    /// # Safety
+    /// `this` is writable memory for a LocalHeap nobody uses.
+    pub unsafe fn init(this: *mut LocalHeap) {
+        // SAFETY: per the caller.
+        unsafe { this.write(LocalHeap::new()) };
+    }
+
+    /// The address other code compares span owners with.
+    #[inline(always)]
+    pub fn id(this: *const LocalHeap) -> usize {
+        this as usize
+    }
+
+    // ----- fast paths -------------------------------------------------------
+
+    /// Takes an object for a request of `size <= SMALL_MAX` bytes from the
+    /// current span of its class, or returns null when that span has no
+    /// free object (the caller then takes the slow path). No lock, no
+    /// atomic, no barrier.
+    ///
+    /// # Safety
+    /// The caller is this heap's owner.
+    #[inline(always)]
+    pub unsafe fn alloc(this: *mut LocalHeap, size: usize) -> *mut u8 {
+        debug_assert!(size <= SMALL_MAX);
+        // SAFETY: current spans are live spans of this heap (or NONE, whose
+        // free list is empty and which is never written).
+        unsafe {
+            let span = if size <= DIRECT_MAX {
+                *(*this).direct.get_unchecked((size + 7) >> 3)
+            } else {
+                *(*this).current.get_unchecked(classes::class_of(size))
+            };
+            let o = (*span).free;
+            if o.is_null() {
+                return ptr::null_mut();
+            }
+            (*span).free = (*o).next;
+            (*o).mark = 0;
+            (*span).used += 1;
+            let a = (*span).allocs.wrapping_add(1);
+            (*span).allocs = a;
+            if a == 0 {
+                Self::allocs_wrapped(this);
+            }
+            o.cast()
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocs_wrapped(this: *mut LocalHeap) {
+        // SAFETY: the caller is the owner.
+        unsafe { (*this).counters.allocs = (*this).counters.allocs.wrapping_add(1 << 32) };
+    }
+
+    /// Frees `p`, whose page belongs to `span`, if `span` is one of this
+    /// heap's non-full spans. No lock, no atomic read-modify-write.
+    ///
+    /// # Safety
+    /// The caller is this heap's owner; `span` is what the page map says
+    /// of `p`'s page.
+    #[inline(always)]
+    pub unsafe fn free(this: *mut LocalHeap, span: *mut Span, p: *mut u8) -> Freed {
+        // SAFETY: a span whose owner is this heap is live and ours; `p` is
+        // written only once it is known to start one of its objects.
+        unsafe {
+            if (*span).owner.load(Ordering::Relaxed) != Self::id(this) {
+                return Freed::NotHere;
+            }
+            if !(*span).is_object(p) {
+                return Freed::NotAnObject;
+            }
+            let o = p.cast::<FreeObj>();
+            if (*o).mark == span as usize {
+                return Freed::Suspect;
+            }
+            Self::push(span, o);
+            (*span).used -= 1;
+            // An emptied current span stays current (the next allocation of
+            // its class reuses it) unless it pins its segment; any other
+            // emptied span goes back.
+            if (*span).used == 0
+                && (*(*this).current.get_unchecked((*span).class as usize) != span
+                    || (*span).pins.load(Ordering::Relaxed))
+            {
+                return Freed::Emptied;
+            }
+            Freed::Done
+        }
+    }
+
+    /// Puts the object `o` on the span's free list.
+    ///
+    /// # Safety
+    /// The caller owns the span; `o` is an allocated object of it.
+    #[inline(always)]
+    pub unsafe fn push(span: *mut Span, o: *mut FreeObj) {
+        // SAFETY: per the caller.
+        unsafe {
+            (*o).next = (*span).free;
+            (*o).mark = span as usize;
+            (*span).free = o;
+        }
+    }
+
+    // ----- owner-side slow paths (still no lock) -----------------------------
+
+    /// Makes `current[cls]` a span with a free object using only what this
+    /// heap already owns: objects other threads freed, full spans they
+    /// freed into, queued spans. Returns false when the heap lock is needed
+    /// (a new span). `current[cls]` is then `NONE`.
+    ///
+    /// # Safety
+    /// The caller is this heap's owner.
+    pub unsafe fn refill(this: *mut LocalHeap, cls: usize) -> bool {
+        // SAFETY: spans reached from this heap are live and owned by it.
+        unsafe {
+            let cur = (*this).current[cls];
+            if cur != NONE && Self::collect(this, cur) > 0 && !(*cur).free.is_null() {
+                return true;
+            }
+            Self::take_remote(this);
+            let q = (*this).queue[cls];
+            if !q.is_null() {
+                Self::dequeue(this, q);
+                Self::retire_current(this, cls);
+                Self::set_current(this, cls, q);
+                return true;
+            }
+            Self::retire_current(this, cls);
+            false
+        }
+    }
+
+    /// Collects the span's remote frees, counting them. Returns how many.
+    ///
+    /// # Safety
+    /// The caller owns the span.
+    pub unsafe fn collect(this: *mut LocalHeap, span: *mut Span) -> usize {
+        // SAFETY: per the caller.
+        unsafe {
+            let n = Span::collect(span);
+            if n > 0 {
+                let c = &mut (*this).counters;
+                c.collected += n as u64;
+                c.collected_bytes += (n * (*span).obj_size()) as u64;
+            }
+            n
+        }
+    }
+
+    /// The current span of `cls` is out of objects: it stops being current
+    /// and is tagged FULL, unless a remote free raced in (then it is queued).
+    unsafe fn retire_current(this: *mut LocalHeap, cls: usize) {
+        // SAFETY: the current span is owned by this heap.
+        unsafe {
+            let cur = (*this).current[cls];
+            if cur == NONE {
+                return;
+            }
+            Self::set_current(this, cls, NONE);
+            if !(*cur).free.is_null() {
+                Self::enqueue(this, cur);
+                return;
+            }
+            // A freer pushes, then reads the owner; we tag, then read the
+            // list: with both sequentially consistent, one of us sees the
+            // other, so the span cannot be forgotten full with free objects.
+            (*cur).owner.store(Self::id(this) | FULL, Ordering::SeqCst);
+            if !(*cur).thread_free.load(Ordering::SeqCst).is_null() {
+                (*cur).owner.store(Self::id(this), Ordering::SeqCst);
+                Self::collect(this, cur);
+                Self::enqueue(this, cur);
+            }
+        }
+    }
+
+    /// Takes the stack of full spans other threads freed into: collects
+    /// each and queues the ones that are still this heap's.
+    ///
+    /// # Safety
+    /// The caller is the owner.
+    pub unsafe fn take_remote(this: *mut LocalHeap) {
+        // SAFETY: spans on our remote stack are live; only ours are touched.
+        unsafe {
+            if (*this).remote.load(Ordering::Relaxed).is_null() {
+                return;
+            }
+            let mut s = (*this).remote.swap(ptr::null_mut(), Ordering::Acquire);
+            while !s.is_null() {
+                let next = (*s).remote_next;
+                (*s).remote_queued.store(false, Ordering::SeqCst);
+                if (*s).owner.load(Ordering::Relaxed) == Self::id(this) | FULL {
+                    (*s).owner.store(Self::id(this), Ordering::Relaxed);
+                    Self::collect(this, s);
+                    Self::enqueue(this, s);
+                }
+                s = next;
+            }
+        }
+    }
+
+    /// Makes `span` (or `NONE`) the current span of `cls`.
+    ///
+    /// # Safety
+    /// `span` is owned by this heap, of class `cls`, in no queue.
+    pub unsafe fn set_current(this: *mut LocalHeap, cls: usize, span: *mut Span) {
+        // SAFETY: per the caller; direct entries of `cls` are consecutive.
+        unsafe {
+            (*this).current[cls] = span;
+            let size = CLASS_SIZE[cls] as usize;
+            if size <= DIRECT_MAX {
+                let lo = if cls == 0 {
+                    0
+                } else {
+                    CLASS_SIZE[cls - 1] as usize / 8 + 1
+                };
+                for i in lo..=size / 8 {
+                    (*this).direct[i] = span;
+                }
+            }
+        }
+    }
+
+    /// Puts an owned, non-full span at the head of its class queue.
+    ///
+    /// # Safety
+    /// `span` is owned by this heap and in no queue and not current.
+    pub unsafe fn enqueue(this: *mut LocalHeap, span: *mut Span) {
+        // SAFETY: queued spans are live and owned by this heap.
+        unsafe {
+            let cls = (*span).class as usize;
+            let head = (*this).queue[cls];
+            (*span).next = head;
+            (*span).prev = ptr::null_mut();
+            if !head.is_null() {
+                (*head).prev = span;
+            }
+            (*this).queue[cls] = span;
+        }
+    }
+
+    /// Takes a span out of its class queue.
+    ///
+    /// # Safety
+    /// `span` is in this heap's queue.
+    pub unsafe fn dequeue(this: *mut LocalHeap, span: *mut Span) {
+        // SAFETY: queued spans are live.
+        unsafe {
+            let cls = (*span).class as usize;
+            let (next, prev) = ((*span).next, (*span).prev);
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            if prev.is_null() {
+                (*this).queue[cls] = next;
+            } else {
+                (*prev).next = next;
+            }
+            (*span).next = ptr::null_mut();
+            (*span).prev = ptr::null_mut();
+        }
+    }
+
+    /// Whether `span` is in the queue of its class. O(queue length).
+    ///
+    /// # Safety
+    /// The queue is readable (owner, or a heap whose thread is gone).
+    pub unsafe fn is_queued(this: *const LocalHeap, span: *mut Span) -> bool {
+        // SAFETY: per the caller.
+        unsafe {
+            let mut s = (*this).queue[(*span).class as usize];
+            while !s.is_null() {
+                if s == span {
+                    return true;
+                }
+                s = (*s).next;
+            }
+        }
+        false
+    }
+}

@@ -1,0 +1,460 @@
+//! The front end: every allocation call starts here, on the calling
+//! thread's heap ([`local::LocalHeap`]), and only reaches the shared heap
+//! (behind its lock) for what a thread heap cannot do alone.
+//!
+//! ```text
+//!  malloc(n <= SMALL_MAX) ─► thread heap: pop the current span ──(empty)──► refill:
+//!        remote frees, queued spans ──(none)──► LOCK: new span ─► pop
+//!  free(p) ─► page map ─► span owned by this thread? push (no lock, no atomic)
+//!                      ├─ another thread's span: lock-free push to its thread_free
+//!                      ├─ a span nobody owns: LOCK: free into it
+//!                      └─ medium / large: LOCK: free the block
+//!  larger requests ─► LOCK: medium (whole pages) or large (own block)
+//! ```
+//! The functions here are generic over [`Shared`], which says how the
+//! shared heap is reached: through the allocator's lock, or directly when
+//! the caller already holds it (the allocator's own heap). They own the
+//! dispatch and the misuse checks and nothing else: spans are `heap`'s,
+//! per-thread state is `local`'s.
+
+pub mod local;
+
+use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
+use crate::heap::config::{MIN_ALIGN, SMALL_MAX};
+use crate::heap::pagemap::PageMap;
+use crate::heap::span::{
+    FULL, FreeObj, KIND_FREE, KIND_LARGE, KIND_MEDIUM, KIND_SMALL, NO_OWNER, NONE, Span,
+};
+use crate::heap::{Heap, Misuse, Stats};
+use crate::source::BlockSource;
+use core::ptr;
+use core::sync::atomic::Ordering;
+use local::{Freed, LocalHeap};
+
+/// How the front end reaches the shared heap.
+pub trait Shared<S: BlockSource> {
+    /// Runs `f` on the shared heap (locking it if needed). `f` must not
+    /// call back into the front end.
+    fn with<R>(&self, f: impl FnOnce(&mut Heap<S>) -> R) -> R;
+    /// The page map, read without the lock.
+    fn map(&self) -> &PageMap;
+}
+
+/// The shared heap of a caller that already holds its lock.
+pub struct Locked<S: BlockSource>(pub *mut Heap<S>);
+
+impl<S: BlockSource> Shared<S> for Locked<S> {
+    #[inline(always)]
+    fn with<R>(&self, f: impl FnOnce(&mut Heap<S>) -> R) -> R {
+        // SAFETY: the caller holds the heap's lock (or owns the heap).
+        f(unsafe { &mut *self.0 })
+    }
+    #[inline(always)]
+    fn map(&self) -> &PageMap {
+        // SAFETY: as above; the map is only read here.
+        unsafe { &*ptr::addr_of!((*self.0).map) }
+    }
+}
+
+// ----- allocation --------------------------------------------------------------
+
+/// `malloc(size)`: null when out of memory.
+///
+/// # Safety
+/// `lh` is the calling thread's heap (or one the caller uses under the lock).
+#[inline(always)]
+pub unsafe fn malloc<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    size: usize,
+) -> *mut u8 {
+    if size <= SMALL_MAX {
+        // SAFETY: per the caller.
+        let p = unsafe { LocalHeap::alloc(lh, size) };
+        if !p.is_null() {
+            return p;
+        }
+        // SAFETY: per the caller.
+        return unsafe { malloc_small_slow(lh, sh, size) };
+    }
+    malloc_block(sh, size, MIN_ALIGN)
+}
+
+#[cold]
+#[inline(never)]
+fn malloc_block<S: BlockSource>(sh: &impl Shared<S>, size: usize, align: usize) -> *mut u8 {
+    sh.with(|h| h.alloc_block(size, align))
+}
+
+/// The current span of the request's class is out of objects.
+#[cold]
+#[inline(never)]
+unsafe fn malloc_small_slow<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    size: usize,
+) -> *mut u8 {
+    let cls = classes::class_of(size);
+    // SAFETY: per the caller of `malloc`.
+    unsafe {
+        if !LocalHeap::refill(lh, cls)
+            && !sh.with(|h| {
+                h.release_marked(lh);
+                h.new_span(lh, cls)
+            })
+        {
+            return ptr::null_mut();
+        }
+        let p = LocalHeap::alloc(lh, size);
+        debug_assert!(!p.is_null());
+        p
+    }
+}
+
+/// `memalign(align, size)` (`align` a power of two).
+///
+/// # Safety
+/// As for [`malloc`].
+pub unsafe fn memalign<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    align: usize,
+    size: usize,
+) -> *mut u8 {
+    if align <= MIN_ALIGN {
+        // SAFETY: forwarded.
+        return unsafe { malloc(lh, sh, size) };
+    }
+    if let Some(cls) = classes::aligned_class(size, align) {
+        // SAFETY: forwarded; a request of the class's size is served by it.
+        return unsafe { malloc(lh, sh, CLASS_SIZE[cls] as usize) };
+    }
+    malloc_block(sh, size, align)
+}
+
+// ----- free ----------------------------------------------------------------------
+
+/// `free(p)` of a non-null pointer.
+///
+/// # Safety
+/// As for [`malloc`]; `p` is any value (misuse is reported, never acted on).
+#[inline(always)]
+pub unsafe fn free<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    p: *mut u8,
+) -> Result<(), Misuse> {
+    let span = sh.map().get(p as usize);
+    // SAFETY: per the caller; `span` is what the page map says of `p`.
+    unsafe {
+        match LocalHeap::free(lh, span, p) {
+            Freed::Done => Ok(()),
+            other => free_slow(lh, sh, span, p, other),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn free_slow<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    span: *mut Span,
+    p: *mut u8,
+    how: Freed,
+) -> Result<(), Misuse> {
+    // SAFETY: `span` is a live span (or NONE); objects are written only
+    // once validated; spans of this heap are ours to change.
+    unsafe {
+        match how {
+            Freed::Done => Ok(()),
+            Freed::Emptied => {
+                emptied(lh, sh, span);
+                Ok(())
+            }
+            Freed::NotAnObject => Err(Misuse::InvalidPointer),
+            Freed::Suspect => {
+                LocalHeap::collect(lh, span);
+                if Span::contains_free(span, p.cast()) {
+                    return Err(Misuse::DoubleFree);
+                }
+                // The program wrote the mark's value itself: a real free.
+                LocalHeap::push(span, p.cast());
+                (*span).used -= 1;
+                if (*span).used == 0 {
+                    emptied(lh, sh, span);
+                }
+                Ok(())
+            }
+            Freed::NotHere => free_foreign(lh, sh, span, p),
+        }
+    }
+}
+
+/// A free whose span is not one of this heap's non-full spans.
+unsafe fn free_foreign<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    span: *mut Span,
+    p: *mut u8,
+) -> Result<(), Misuse> {
+    // SAFETY: as in `free_slow`.
+    unsafe {
+        match (*span).kind {
+            KIND_SMALL => {}
+            KIND_MEDIUM | KIND_LARGE => {
+                return sh.with(|h| {
+                    h.free_block(span, p)?;
+                    h.release_marked(lh);
+                    Ok(())
+                });
+            }
+            // A page-aligned pointer at the start of a free run is most
+            // likely a medium block freed before.
+            KIND_FREE if (*span).base == p => return Err(Misuse::DoubleFree),
+            _ => return Err(Misuse::InvalidPointer),
+        }
+        if !(*span).is_object(p) {
+            return Err(Misuse::InvalidPointer);
+        }
+        let o = p.cast::<FreeObj>();
+        let owner = (*span).owner.load(Ordering::Relaxed);
+        if owner == LocalHeap::id(lh) | FULL {
+            // Our own full span: it has a free object again.
+            LocalHeap::collect(lh, span);
+            if (*o).mark == span as usize && Span::contains_free(span, o) {
+                return Err(Misuse::DoubleFree);
+            }
+            (*span).owner.store(LocalHeap::id(lh), Ordering::SeqCst);
+            LocalHeap::push(span, o);
+            (*span).used -= 1;
+            LocalHeap::enqueue(lh, span);
+            if (*span).used == 0 {
+                emptied(lh, sh, span);
+            }
+            return Ok(());
+        }
+        if owner == NO_OWNER {
+            return sh.with(|h| h.free_abandoned(span, p));
+        }
+        // Another thread's span: a lock-free push onto its remote list.
+        if (*o).mark == span as usize {
+            return Err(Misuse::DoubleFree);
+        }
+        Span::push_remote(span, o);
+        let c = &mut (*lh).counters;
+        c.remote_freed += 1;
+        c.remote_freed_bytes += (*span).obj_size() as u64;
+        let now = (*span).owner.load(Ordering::SeqCst);
+        if now & FULL != 0 && now != NO_OWNER && !(*span).remote_queued.swap(true, Ordering::SeqCst)
+        {
+            // The owner no longer looks at this span: tell it.
+            let heap = (now & !FULL) as *mut LocalHeap;
+            let mut head = (*heap).remote.load(Ordering::Relaxed);
+            loop {
+                (*span).remote_next = head;
+                match (*heap).remote.compare_exchange_weak(
+                    head,
+                    span,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(h) => head = h,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A span of this heap has no allocated object left: a current span stays
+/// (the next allocation of its class reuses it) unless it is marked as
+/// pinning its segment; any other goes back.
+///
+/// # Safety
+/// `span` is an empty SMALL span owned by `lh`, current or queued.
+unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, span: *mut Span) {
+    // SAFETY: per the caller.
+    unsafe {
+        let cls = (*span).class as usize;
+        if (*lh).current[cls] == span {
+            if !(*span).pins.load(Ordering::Relaxed) {
+                return;
+            }
+            LocalHeap::set_current(lh, cls, NONE);
+        } else {
+            LocalHeap::dequeue(lh, span);
+        }
+        sh.with(|h| {
+            h.release_span(lh, span);
+            h.release_marked(lh);
+        });
+    }
+}
+
+/// `malloc_trim`: the heap's kept empty spans go back, then the shared
+/// heap gives back what it caches. Returns whether memory was released.
+///
+/// # Safety
+/// As for [`malloc`].
+pub unsafe fn trim<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, pad: usize) -> bool {
+    // SAFETY: per the caller: the heap's spans are ours.
+    unsafe {
+        for cls in 0..CLASS_COUNT {
+            let s = (*lh).current[cls];
+            if s != NONE && (*s).used == 0 {
+                LocalHeap::collect(lh, s);
+                LocalHeap::set_current(lh, cls, NONE);
+                sh.with(|h| h.release_span(lh, s));
+            }
+        }
+    }
+    sh.with(|h| h.trim(pad))
+}
+
+// ----- the rest of the API ----------------------------------------------------------
+
+/// Usable bytes of the live allocation at `p` (0 for null).
+///
+/// # Safety
+/// As for [`free`].
+pub unsafe fn usable_size<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    p: *mut u8,
+) -> Result<usize, Misuse> {
+    if p.is_null() {
+        return Ok(0);
+    }
+    let span = sh.map().get(p as usize);
+    // SAFETY: page-map spans are live; a small span's size fields do not
+    // change while it holds an allocated object.
+    unsafe {
+        match (*span).kind {
+            KIND_SMALL => {
+                if !(*span).is_object(p) {
+                    return Err(Misuse::InvalidPointer);
+                }
+                check_not_free(lh, span, p)?;
+                Ok((*span).obj_size())
+            }
+            KIND_MEDIUM | KIND_LARGE => sh.with(|h| h.block_usable(span, p)),
+            _ => Err(Misuse::InvalidPointer),
+        }
+    }
+}
+
+/// Reports an object that is already free (as far as can be told without
+/// touching other threads' lists).
+unsafe fn check_not_free(lh: *mut LocalHeap, span: *mut Span, p: *mut u8) -> Result<(), Misuse> {
+    // SAFETY: `p` is an object start of the live span `span`.
+    unsafe {
+        let o = p.cast::<FreeObj>();
+        if (*o).mark != span as usize {
+            return Ok(());
+        }
+        let owner = (*span).owner.load(Ordering::Relaxed);
+        if owner & !FULL == LocalHeap::id(lh) {
+            LocalHeap::collect(lh, span);
+            if !Span::contains_free(span, o) {
+                return Ok(());
+            }
+        }
+        Err(Misuse::DoubleFree)
+    }
+}
+
+/// `realloc(p, size)`: in place when it can, newlib's semantics for size 0
+/// (a unique minimum allocation); null and `p` intact when out of memory.
+///
+/// # Safety
+/// As for [`free`].
+pub unsafe fn realloc<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    p: *mut u8,
+    size: usize,
+) -> Result<*mut u8, Misuse> {
+    // SAFETY: per the caller.
+    unsafe {
+        if p.is_null() {
+            return Ok(malloc(lh, sh, size));
+        }
+        (*lh).counters.reallocs += 1;
+        let span = sh.map().get(p as usize);
+        let old = match (*span).kind {
+            KIND_SMALL => {
+                if !(*span).is_object(p) {
+                    return Err(Misuse::InvalidPointer);
+                }
+                check_not_free(lh, span, p)?;
+                let have = (*span).obj_size();
+                if size <= have
+                    && (size > have / 2 || classes::class_of(size) == (*span).class as usize)
+                {
+                    return Ok(p);
+                }
+                have
+            }
+            KIND_MEDIUM | KIND_LARGE => {
+                let r = sh.with(|h| {
+                    let have = h.block_usable(span, p)?;
+                    Ok((have, h.resize_block_in_place(span, size)))
+                });
+                match r {
+                    Ok((_, true)) => return Ok(p),
+                    Ok((have, false)) => have,
+                    Err(e) => return Err(e),
+                }
+            }
+            KIND_FREE if (*span).base == p => return Err(Misuse::DoubleFree),
+            _ => return Err(Misuse::InvalidPointer),
+        };
+        let q = if size <= SMALL_MAX {
+            let q = malloc(lh, sh, size);
+            if !q.is_null() {
+                (*lh).counters.inner_allocs += 1;
+            }
+            q
+        } else {
+            sh.with(|h| h.alloc_block_uncounted(size, MIN_ALIGN))
+        };
+        if q.is_null() {
+            // The failure was counted as a failed allocating call (small)
+            // or not at all (block): it is a failed realloc.
+            let small = size <= SMALL_MAX;
+            sh.with(|h| h.count_failed_realloc(small, size <= old));
+            if size <= old {
+                // A shrink that could not move keeps its block.
+                return Ok(p);
+            }
+            return Ok(q);
+        }
+        ptr::copy_nonoverlapping(p, q, old.min(size));
+        if (*span).kind == KIND_SMALL {
+            (*lh).counters.inner_frees += 1;
+            free(lh, sh, p)?;
+        } else {
+            sh.with(|h| h.free_block_uncounted(span, p))?;
+        }
+        Ok(q)
+    }
+}
+
+/// Statistics.
+pub fn stats<S: BlockSource>(sh: &impl Shared<S>) -> Stats {
+    sh.with(|h| h.stats())
+}
+
+/// `Heap::check` with the caller's heap walked too.
+///
+/// # Safety
+/// As for [`malloc`].
+pub unsafe fn check<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+) -> Result<(), &'static str> {
+    // SAFETY: forwarded.
+    sh.with(|h| unsafe { h.check(lh) })
+}

@@ -1,0 +1,338 @@
+//! The span: the out-of-band descriptor of a run of pages, and the object
+//! operations on small-object spans.
+//!
+//! ```text
+//!  page map ──► Span { owner, free, used, allocs, start, recip, ... }
+//!                        │
+//!  pages:  | tail | obj 0 | obj 1 | ... | obj cap-1 |     (kind SMALL)
+//!          ^ base  ^ start (objects end exactly at the span's end)
+//!  free object: | next | mark = address of its span |
+//! ```
+//! Every page the heap holds in a segment belongs to exactly one span: a
+//! FREE run, a SMALL span of objects of one class, or a MEDIUM block; a
+//! LARGE block is a source block of its own with a span describing it.
+//! Nothing about a span lives in the memory it describes, so a program
+//! writing past the end of a block cannot corrupt the heap's bookkeeping,
+//! and a pointer the heap never handed out is recognised from the page map
+//! alone.
+//!
+//! Invariants of a SMALL span (walked by `Heap::check`):
+//! - `used` counts objects handed out and not yet freed to this span by
+//!   its owner (objects freed by other threads and waiting in `thread_free`
+//!   are still counted); `used + len(free) == cap`;
+//! - every object on `free` and `thread_free` is an object start of this
+//!   span and carries the span's address as its mark;
+//! - `owner` is the owning thread heap's address (with [`FULL`] set while
+//!   the span has no free object and sits in no queue), or [`NO_OWNER`].
+//!
+//! This module never takes a lock, never calls the source and never walks
+//! more than one span's list (and that only in `contains_free`, on the
+//! cold path of a suspected double free, and in `check`).
+
+use super::classes::{self, CLASS_SIZE};
+use super::config::PAGE_SIZE;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+/// A free page run inside a segment.
+pub const KIND_FREE: u8 = 1;
+/// Objects of one size class.
+pub const KIND_SMALL: u8 = 2;
+/// One medium block: a page run handed out whole.
+pub const KIND_MEDIUM: u8 = 3;
+/// One large block: a source block of its own.
+pub const KIND_LARGE: u8 = 4;
+/// The shared descriptor of every page that is not the heap's.
+pub const KIND_NONE: u8 = 0;
+
+/// `owner` of every span no thread heap owns (odd: never a heap's address).
+pub const NO_OWNER: usize = 1;
+/// Set in `owner` while the span is full and in no queue: a free by the
+/// owner then takes the slow path, which queues the span again.
+pub const FULL: usize = 1;
+
+/// The first two words of a free object.
+#[repr(C)]
+pub struct FreeObj {
+    /// Next free object of the same list, or null.
+    pub next: *mut FreeObj,
+    /// The address of the span while the object is free, 0 while it is
+    /// allocated: a free of an object whose mark is already set is a
+    /// suspected double free (confirmed by a walk before it is reported).
+    pub mark: usize,
+}
+
+/// Descriptor of a run of pages. The first five fields are what the fast
+/// paths touch; keep them first and together.
+#[repr(C)]
+pub struct Span {
+    /// The owning thread heap (small spans; `| FULL` when full), else
+    /// [`NO_OWNER`]. Written only by the owner or under the heap lock.
+    pub owner: AtomicUsize,
+    /// Free objects the owner allocates from (owner only).
+    pub free: *mut FreeObj,
+    /// Objects not on `free` (see the module invariants).
+    pub used: u32,
+    /// Objects ever handed out from this span, modulo 2^32 (the thread
+    /// heap folds it into its totals when it wraps or the span leaves it).
+    pub allocs: u32,
+    /// SMALL: the first object (after the tail). MEDIUM and LARGE: the
+    /// pointer handed out.
+    pub start: *mut u8,
+    /// SMALL: [`classes::recip`] of the object size.
+    pub recip: u32,
+    /// SMALL: the size class. Others: 0xFF.
+    pub class: u8,
+    /// One of the `KIND_*` values.
+    pub kind: u8,
+    /// Set while the span is on its owner's remote-span stack.
+    pub remote_queued: AtomicBool,
+    /// Set (under the heap lock) while this span is all its segment holds
+    /// besides free space: emptied, it goes back even if it is current, so
+    /// the segment can too.
+    pub pins: AtomicBool,
+    /// Objects freed by other threads, pushed lock-free, collected by the
+    /// owner (or under the heap lock once the owner is gone).
+    pub thread_free: AtomicPtr<FreeObj>,
+    /// First page.
+    pub base: *mut u8,
+    /// Pages in the run (LARGE: bytes of the source block / PAGE_SIZE).
+    pub pages: usize,
+    /// Queue links: a thread heap's class queue, a free-run bin, or the
+    /// large-block list.
+    pub next: *mut Span,
+    /// See `next`.
+    pub prev: *mut Span,
+    /// Link on the owner's remote-span stack.
+    pub remote_next: *mut Span,
+    /// FREE/SMALL/MEDIUM: the segment holding the run. LARGE: the source
+    /// block's handle.
+    pub seg: usize,
+}
+
+impl Span {
+    /// A blank descriptor of the given kind.
+    pub const fn new(kind: u8) -> Span {
+        Span {
+            owner: AtomicUsize::new(NO_OWNER),
+            free: ptr::null_mut(),
+            used: 0,
+            allocs: 0,
+            start: ptr::null_mut(),
+            recip: 0,
+            class: 0xFF,
+            kind,
+            remote_queued: AtomicBool::new(false),
+            pins: AtomicBool::new(false),
+            thread_free: AtomicPtr::new(ptr::null_mut()),
+            base: ptr::null_mut(),
+            pages: 0,
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+            remote_next: ptr::null_mut(),
+            seg: 0,
+        }
+    }
+
+    /// Bytes of the run.
+    #[inline(always)]
+    pub fn bytes(&self) -> usize {
+        self.pages * PAGE_SIZE
+    }
+
+    /// First byte past the run.
+    #[inline(always)]
+    pub fn end(&self) -> usize {
+        self.base as usize + self.bytes()
+    }
+
+    /// Object size of a SMALL span.
+    #[inline(always)]
+    pub fn obj_size(&self) -> usize {
+        CLASS_SIZE[self.class as usize] as usize
+    }
+
+    /// Objects in a SMALL span.
+    #[inline(always)]
+    pub fn cap(&self) -> usize {
+        classes::capacity(self.class as usize)
+    }
+
+    /// Whether `p` is the start of one of this SMALL span's objects.
+    #[inline(always)]
+    pub fn is_object(&self, p: *mut u8) -> bool {
+        classes::is_object_start((p as usize).wrapping_sub(self.start as usize), self.recip)
+    }
+
+    /// Formats the run `[base, base + pages)` as a SMALL span of class
+    /// `cls` with every object free, owned by `owner`.
+    ///
+    /// # Safety
+    /// `this` is a descriptor the caller owns; the run is writable, unused
+    /// and `classes::span_bytes(cls)` long.
+    pub unsafe fn format_small(this: *mut Span, cls: usize, owner: usize) {
+        // SAFETY: all writes stay inside the caller's run and descriptor.
+        unsafe {
+            let size = CLASS_SIZE[cls] as usize;
+            let cap = classes::capacity(cls);
+            let base = (*this).base;
+            let start = base.add(classes::span_bytes(cls) - cap * size);
+            let mut next: *mut FreeObj = ptr::null_mut();
+            for i in (0..cap).rev() {
+                let o = start.add(i * size).cast::<FreeObj>();
+                o.write(FreeObj {
+                    next,
+                    mark: this as usize,
+                });
+                next = o;
+            }
+            (*this).free = next;
+            (*this).used = 0;
+            (*this).allocs = 0;
+            (*this).start = start;
+            (*this).recip = classes::recip(size);
+            (*this).class = cls as u8;
+            (*this).kind = KIND_SMALL;
+            (*this).remote_queued.store(false, Ordering::Relaxed);
+            (*this)
+                .thread_free
+                .store(ptr::null_mut(), Ordering::Relaxed);
+            (*this).owner.store(owner, Ordering::Relaxed);
+            (*this).next = ptr::null_mut();
+            (*this).prev = ptr::null_mut();
+        }
+    }
+
+    /// Whether `o` is on the span's own free list. O(cap): only run on a
+    /// suspected double free.
+    ///
+    /// # Safety
+    /// The caller may read the span's free list (it is the owner, or holds
+    /// the heap lock for an unowned span).
+    #[cold]
+    pub unsafe fn contains_free(this: *mut Span, o: *mut FreeObj) -> bool {
+        // SAFETY: the free list holds live free objects of this span.
+        unsafe {
+            let mut f = (*this).free;
+            let mut n = 0;
+            while !f.is_null() && n <= (*this).cap() {
+                if f == o {
+                    return true;
+                }
+                f = (*f).next;
+                n += 1;
+            }
+        }
+        false
+    }
+
+    /// Takes the objects other threads freed (all at once) and puts them on
+    /// `free`. Returns how many there were. O(objects taken).
+    ///
+    /// # Safety
+    /// The caller is the span's owner (or holds the heap lock for an
+    /// unowned span).
+    pub unsafe fn collect(this: *mut Span) -> usize {
+        // SAFETY: per the caller; objects on `thread_free` are free objects
+        // of this span that no other thread touches once swapped out.
+        unsafe {
+            if (*this).thread_free.load(Ordering::Relaxed).is_null() {
+                return 0;
+            }
+            let mut o = (*this).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
+            let mut n = 0;
+            while !o.is_null() {
+                let next = (*o).next;
+                (*o).next = (*this).free;
+                (*this).free = o;
+                o = next;
+                n += 1;
+            }
+            (*this).used -= n as u32;
+            n
+        }
+    }
+
+    /// Pushes the object `o` onto `thread_free` (a free by a thread that
+    /// does not own the span). Lock-free: the loop only repeats when another
+    /// thread pushed or the owner collected in between.
+    ///
+    /// # Safety
+    /// `o` is an allocated object of this live SMALL span.
+    pub unsafe fn push_remote(this: *mut Span, o: *mut FreeObj) {
+        // SAFETY: per the caller; the object is ours to write until pushed.
+        unsafe {
+            (*o).mark = this as usize;
+            let mut head = (*this).thread_free.load(Ordering::Relaxed);
+            loop {
+                (*o).next = head;
+                match (*this).thread_free.compare_exchange_weak(
+                    head,
+                    o,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(h) => head = h,
+                }
+            }
+        }
+    }
+
+    /// Verifies a SMALL span's invariants. O(cap).
+    ///
+    /// # Safety
+    /// Nothing else touches the span's lists meanwhile (the caller owns it,
+    /// or no thread runs).
+    pub unsafe fn check_small(this: *mut Span) -> Result<(), &'static str> {
+        // SAFETY: per the caller.
+        unsafe {
+            let s = &*this;
+            if (s.class as usize) >= classes::CLASS_COUNT
+                || classes::span_bytes(s.class as usize) != s.bytes()
+            {
+                return Err("span: bad class or page count");
+            }
+            let mut lists = [0usize; 2];
+            for (k, head) in [s.free, s.thread_free.load(Ordering::Acquire)]
+                .into_iter()
+                .enumerate()
+            {
+                let mut f = head;
+                while !f.is_null() {
+                    if (f as usize) < s.base as usize
+                        || f as usize >= s.end()
+                        || !s.is_object(f.cast())
+                    {
+                        return Err("span: a free list points outside the span's objects");
+                    }
+                    if (*f).mark != this as usize {
+                        return Err("span: a free object was written to (use after free?)");
+                    }
+                    lists[k] += 1;
+                    if lists[k] > s.cap() {
+                        return Err("span: a free list loops");
+                    }
+                    f = (*f).next;
+                }
+            }
+            if lists[0] + s.used as usize != s.cap() || lists[1] > s.used as usize {
+                return Err("span: used count disagrees with the free lists");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The descriptor of every page that is not the heap's.
+pub static NONE_SPAN: SharedSpan = SharedSpan(Span::new(KIND_NONE));
+
+/// A span in a `static` (never written after start-up).
+#[repr(transparent)]
+pub struct SharedSpan(pub Span);
+// SAFETY: the shared spans are never written (their owner is NO_OWNER, so
+// no fast path writes them, and no slow path writes a NONE span).
+unsafe impl Sync for SharedSpan {}
+
+/// Address of [`NONE_SPAN`].
+pub const NONE: *mut Span = (&raw const NONE_SPAN).cast::<Span>().cast_mut();

@@ -1,0 +1,171 @@
+//! The registry of thread heaps, and what happens when a thread is gone:
+//! its spans are collected, emptied ones go back to the page allocator and
+//! the rest wait, owned by nobody, for the next heap that needs their class.
+//!
+//! Every thread heap is in the registry from its first allocation until
+//! its thread is found dead (a liveness scan from the slow path, at most
+//! every [`LIVENESS_SCAN_INTERVAL`] entries) or says it is exiting (the
+//! host's thread destructor). A heap is only reclaimed when its thread can
+//! no longer run, so its lists can be walked without racing the owner.
+
+use super::Heap;
+use super::config::{LIVENESS_SCAN_INTERVAL, PAGE_SIZE};
+use super::meta::Pool;
+use super::span::{FULL, KIND_SMALL, NO_OWNER, NONE, Span};
+use crate::front::local::LocalHeap;
+use crate::source::BlockSource;
+use core::ptr;
+use core::sync::atomic::Ordering;
+
+impl<S: BlockSource> Heap<S> {
+    /// A new thread heap for the thread `tid` whose slot is at `slot`, in
+    /// the registry; null when out of memory.
+    pub fn register_local(&mut self, tid: i32, slot: usize) -> *mut LocalHeap {
+        if !self.ensure_meta(size_of::<LocalHeap>() + 64) {
+            return ptr::null_mut();
+        }
+        let lh = self
+            .meta
+            .take(Pool::Local, size_of::<LocalHeap>())
+            .cast::<LocalHeap>();
+        if lh.is_null() {
+            return lh;
+        }
+        // SAFETY: fresh metadata memory for a LocalHeap.
+        unsafe {
+            LocalHeap::init(lh);
+            (*lh).tid = tid;
+            (*lh).slot = slot;
+            self.link_local(lh);
+        }
+        lh
+    }
+
+    /// Puts a heap that lives elsewhere (an allocator's own) in the registry
+    /// once, so statistics see it. It is never reclaimed.
+    ///
+    /// # Safety
+    /// `lh` outlives this heap's use of it.
+    pub unsafe fn register_home(&mut self, lh: *mut LocalHeap) {
+        // SAFETY: per the caller.
+        unsafe {
+            if (*lh).tid == HOME {
+                return;
+            }
+            (*lh).tid = HOME;
+            self.link_local(lh);
+        }
+    }
+
+    unsafe fn link_local(&mut self, lh: *mut LocalHeap) {
+        // SAFETY: registry members are live heaps.
+        unsafe {
+            (*lh).next = self.locals;
+            (*lh).prev = ptr::null_mut();
+            if !self.locals.is_null() {
+                (*self.locals).prev = lh;
+            }
+        }
+        self.locals = lh;
+    }
+
+    /// Counts a slow-path entry; every so often looks for thread heaps
+    /// whose thread is gone (`alive` says) and reclaims them.
+    pub fn maybe_scan(&mut self, alive: impl Fn(&LocalHeap) -> bool) {
+        self.since_scan += 1;
+        if self.since_scan < LIVENESS_SCAN_INTERVAL {
+            return;
+        }
+        self.since_scan = 0;
+        self.scan_dead(alive);
+    }
+
+    /// Reclaims every registered heap (except home heaps) whose thread
+    /// `alive` says is gone. O(heaps), plus O(spans) per heap reclaimed.
+    pub fn scan_dead(&mut self, alive: impl Fn(&LocalHeap) -> bool) {
+        let mut lh = self.locals;
+        while !lh.is_null() {
+            // SAFETY: registry members are live heaps.
+            let next = unsafe { (*lh).next };
+            // SAFETY: as above.
+            if unsafe { (*lh).tid != HOME && !alive(&*lh) } {
+                // SAFETY: its thread is gone: nobody else touches it.
+                unsafe { self.reclaim_local(lh) };
+            }
+            lh = next;
+        }
+    }
+
+    /// Takes everything a heap whose thread is gone owns: its spans are
+    /// collected; empty ones are freed, others abandoned. The heap's counters
+    /// go to the retired totals and its memory back to the metadata.
+    ///
+    /// # Safety
+    /// `lh` is a registered heap (not a home heap) whose thread can no
+    /// longer use it.
+    pub unsafe fn reclaim_local(&mut self, lh: *mut LocalHeap) {
+        // SAFETY: per the caller; spans are found by walking segments.
+        unsafe {
+            LocalHeap::take_remote(lh);
+            let me = LocalHeap::id(lh);
+            let mut owned: *mut Span = ptr::null_mut();
+            let mut seg = self.segments;
+            while !seg.is_null() {
+                let mut a = (*seg).block.base.as_ptr() as usize;
+                let end = a + (*seg).block.size;
+                while a < end {
+                    let s = self.map.get(a);
+                    let o = (*s).owner.load(Ordering::Relaxed);
+                    if (*s).kind == KIND_SMALL && (o == me || o == me | FULL) {
+                        // Chain through remote_next (free for use: the heap's
+                        // remote stack is empty after take_remote).
+                        (*s).remote_next = owned;
+                        owned = s;
+                    }
+                    a += (*s).pages.max(1) * PAGE_SIZE;
+                }
+                seg = (*seg).next;
+            }
+            while !owned.is_null() {
+                let s = owned;
+                owned = (*s).remote_next;
+                (*s).remote_next = ptr::null_mut();
+                (*s).owner.store(NO_OWNER, Ordering::SeqCst);
+                (*s).next = ptr::null_mut();
+                (*s).prev = ptr::null_mut();
+                LocalHeap::collect(lh, s);
+                if (*s).used == 0 {
+                    (*lh).counters.allocs = (*lh).counters.allocs.wrapping_add((*s).allocs as u64);
+                    self.free_run(s);
+                } else {
+                    self.push_abandoned(s);
+                }
+            }
+            for c in (*lh).current.iter_mut() {
+                *c = NONE;
+            }
+            self.retired.add(&(*lh).counters);
+            // Spans left abandoned still hold their `allocs`; they are
+            // counted from the spans themselves.
+            let (next, prev) = ((*lh).next, (*lh).prev);
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            if prev.is_null() {
+                self.locals = next;
+            } else {
+                (*prev).next = next;
+            }
+            self.meta.give(Pool::Local, lh.cast());
+        }
+    }
+
+    /// The registered heaps (for the front end's liveness checks and for
+    /// statistics).
+    pub fn locals(&self) -> *mut LocalHeap {
+        self.locals
+    }
+}
+
+/// `tid` of a heap that belongs to an allocator rather than a thread.
+pub const HOME: i32 = i32::MIN;
