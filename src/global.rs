@@ -8,8 +8,9 @@
 
 use crate::front::local::LocalHeap;
 use crate::front::{self, Locked, Shared};
+use crate::heap::config::{DIRECT_MAX, MIN_ALIGN};
 use crate::heap::pagemap::PageMap;
-use crate::heap::{Heap, Misuse, Stats, config::MIN_ALIGN};
+use crate::heap::{Heap, Misuse, Stats};
 use crate::source::BlockSource;
 use crate::sync::{DefaultLock, RawLock};
 use crate::sys::thread;
@@ -55,9 +56,12 @@ static SLOT_OWNER: AtomicUsize = AtomicUsize::new(0);
 ///     assert_eq!(GLOBAL.check(), Ok(()));
 /// }
 /// ```
+// The heap first, and its page map first in it: the fast path of `free`
+// then finds the map's root at the allocator's own address.
+#[repr(C)]
 pub struct Allocator<S: BlockSource, L: RawLock = DefaultLock, const PER_THREAD: bool = false> {
-    lock: L,
     heap: UnsafeCell<Heap<S>>,
+    lock: L,
     /// The heap of calls that have no thread heap (used under the lock).
     home: UnsafeCell<LocalHeap>,
 }
@@ -94,8 +98,8 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
     /// A heap that obtains memory from `source` when first used.
     pub const fn new(source: S) -> Self {
         Allocator {
-            lock: L::INIT,
             heap: UnsafeCell::new(Heap::new(source)),
+            lock: L::INIT,
             home: UnsafeCell::new(LocalHeap::new()),
         }
     }
@@ -175,6 +179,57 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
             // longer uses it.
             self.with(|h| unsafe { h.reclaim_local(lh as *mut LocalHeap) });
         }
+    }
+
+    /// The fast path alone: an object of a request up to `DIRECT_MAX` bytes
+    /// from the calling thread's current span, or null (then call
+    /// [`malloc`](Self::malloc)). No lock, no atomic, no call.
+    #[inline(always)]
+    pub fn malloc_fast(&self, size: usize) -> *mut u8 {
+        let lh = self.local();
+        if lh.is_null() || size > DIRECT_MAX {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: `lh` is the calling thread's heap.
+        unsafe { LocalHeap::alloc(lh, size) }
+    }
+
+    /// The fast path of `free` alone: true if `p` was an object of one of
+    /// the calling thread's spans and is now free; false for anything else
+    /// (null included: then call [`free`](Self::free)). No lock, no atomic
+    /// read-modify-write, no call.
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free).
+    #[inline(always)]
+    pub unsafe fn free_fast(&self, p: *mut u8) -> bool {
+        // A thread without a heap (0) owns no span: the owner test fails.
+        let lh = if PER_THREAD && thread::HAS_SLOT {
+            thread::get() as *mut LocalHeap
+        } else {
+            return false;
+        };
+        let span = self.map().get(p as usize);
+        // SAFETY: `span` is what the page map says of `p`; only a span whose
+        // owner is `lh` (never true for a null `lh`) is written.
+        unsafe {
+            match LocalHeap::free(lh, span, p) {
+                front::local::Freed::Done => true,
+                front::local::Freed::Emptied => {
+                    self.emptied_cold(lh, span);
+                    true
+                }
+                _ => false,
+            }
+        }
+    }
+
+    /// `free_fast` freed the last object of a span.
+    #[cold]
+    #[inline(never)]
+    unsafe fn emptied_cold(&self, lh: *mut LocalHeap, span: *mut crate::heap::span::Span) {
+        // SAFETY: `span` is an empty span of the calling thread's heap.
+        unsafe { front::emptied(lh, self, span) }
     }
 
     /// See [`front::malloc`]: `size` bytes aligned to [`MIN_ALIGN`]; null

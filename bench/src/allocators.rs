@@ -271,15 +271,35 @@ impl BenchAlloc for NullAlloc {
 
 // ----- vitalloc ---------------------------------------------------------------
 
-pub type Vitalloc = vitalloc::Allocator<vitalloc::source::MmapSource>;
+/// vitalloc with a heap per thread, as the C library and a Rust program's
+/// `#[global_allocator]` use it: one `'static` instance per process (the
+/// thread slots belong to one allocator), shared by every bench instance.
+pub type VitallocHeap =
+    vitalloc::Allocator<vitalloc::source::MmapSource, vitalloc::sync::DefaultLock, true>;
+static VITALLOC: VitallocHeap = vitalloc::Allocator::new(vitalloc::source::MmapSource::new());
+
+pub struct Vitalloc(&'static VitallocHeap);
 
 pub fn new_vitalloc() -> Vitalloc {
-    vitalloc::Allocator::new(vitalloc::source::MmapSource::new())
+    Vitalloc(&VITALLOC)
+}
+
+// SAFETY: delegates to vitalloc's allocator.
+unsafe impl GlobalAlloc for Vitalloc {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        unsafe { self.0.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { self.0.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        unsafe { GlobalAlloc::realloc(self.0, p, l, n) }
+    }
 }
 
 impl BenchAlloc for Vitalloc {
     fn obtained_peak(&self) -> Option<usize> {
-        Some(self.stats().reserved_peak)
+        Some(self.0.stats().reserved_peak)
     }
 }
 

@@ -60,13 +60,38 @@ fn checked<T>(r: Result<T, Misuse>, call: &str, p: *mut c_void) -> T {
     }
 }
 
+/// The fast path is a leaf: a hit returns at once, anything else is one
+/// tail call to the out-of-line path (which also sets errno).
+#[inline(always)]
 pub fn malloc(size: usize, e: Errno) -> *mut c_void {
+    let p = HEAP.malloc_fast(size);
+    if !p.is_null() {
+        return p.cast();
+    }
+    malloc_slow(size, e)
+}
+
+#[cold]
+#[inline(never)]
+fn malloc_slow(size: usize, e: Errno) -> *mut c_void {
     or_enomem(HEAP.malloc(size), e)
 }
 
 /// # Safety
 /// C's `free` contract.
+#[inline(always)]
 pub unsafe fn free(p: *mut c_void, call: &str) {
+    // SAFETY: forwarded; null and anything not freed here go the slow way.
+    if unsafe { HEAP.free_fast(p.cast()) } {
+        return;
+    }
+    // SAFETY: forwarded.
+    unsafe { free_slow(p, call) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn free_slow(p: *mut c_void, call: &str) {
     if !p.is_null() {
         // SAFETY: forwarded; misuse is reported.
         checked(unsafe { HEAP.free(p.cast()) }, call, p)

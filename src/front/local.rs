@@ -14,15 +14,17 @@
 //!   (`owner == self`), in no queue;
 //! - spans in `queue[c]` are SMALL spans of class `c` owned by this heap
 //!   with at least one free object;
-//! - a span owned by this heap that is neither current nor queued is full
-//!   and tagged `owner == self | FULL`.
+//! - `spare[c]` is null or an empty SMALL span of class `c` owned by this
+//!   heap, neither current nor queued;
+//! - a span owned by this heap that is neither current, queued nor spare is
+//!   full and tagged `owner == self | FULL`.
 //!
 //! Only the owning thread touches a thread heap, except `remote` (pushed by
 //! other threads) and, under the heap lock, the counters (read by
 //! statistics) and the whole heap once its thread is gone.
 
 use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
-use crate::heap::config::{DIRECT_MAX, SMALL_MAX};
+use crate::heap::config::{DIRECT_MAX, SMALL_MAX, SPARE_PAGES};
 use crate::heap::span::{FULL, FreeObj, NONE, Span};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -90,6 +92,13 @@ pub struct LocalHeap {
     pub current: [*mut Span; CLASS_COUNT],
     /// Other owned spans with free objects, per class.
     pub queue: [*mut Span; CLASS_COUNT],
+    /// Empty spans kept aside per class (owned, in no queue, linked by
+    /// `next`), at most [`SPARE_PAGES`] pages in all, so a class whose use
+    /// oscillates around a span boundary does not take a span from the
+    /// shared heap and give it back over and over.
+    pub spare: [*mut Span; CLASS_COUNT],
+    /// Pages in `spare` lists.
+    pub spare_pages: usize,
     /// Full spans other threads freed objects into (a lock-free stack
     /// through `Span::remote_next`, pushed by them, taken whole by us).
     pub remote: AtomicPtr<Span>,
@@ -122,6 +131,8 @@ impl LocalHeap {
             direct: [NONE; DIRECT_LEN],
             current: [NONE; CLASS_COUNT],
             queue: [ptr::null_mut(); CLASS_COUNT],
+            spare: [ptr::null_mut(); CLASS_COUNT],
+            spare_pages: 0,
             remote: AtomicPtr::new(ptr::null_mut()),
             counters: Counters {
                 allocs: 0,
@@ -274,7 +285,49 @@ impl LocalHeap {
                 return true;
             }
             Self::retire_current(this, cls);
+            let s = Self::take_spare(this, cls);
+            if !s.is_null() {
+                Self::set_current(this, cls, s);
+                return true;
+            }
             false
+        }
+    }
+
+    /// Keeps an empty span aside if the spare budget allows; false if not.
+    ///
+    /// # Safety
+    /// The caller owns `span`, empty and in no list.
+    pub unsafe fn keep_spare(this: *mut LocalHeap, span: *mut Span) -> bool {
+        // SAFETY: per the caller.
+        unsafe {
+            if (*this).spare_pages + (*span).pages > SPARE_PAGES {
+                return false;
+            }
+            let cls = (*span).class as usize;
+            (*span).next = (*this).spare[cls];
+            (*span).prev = ptr::null_mut();
+            (*this).spare[cls] = span;
+            (*this).spare_pages += (*span).pages;
+            true
+        }
+    }
+
+    /// Takes a kept empty span of `cls`, or null.
+    ///
+    /// # Safety
+    /// The caller is the owner.
+    pub unsafe fn take_spare(this: *mut LocalHeap, cls: usize) -> *mut Span {
+        // SAFETY: spare spans are owned by this heap.
+        unsafe {
+            let s = (*this).spare[cls];
+            if !s.is_null() {
+                (*this).spare[cls] = (*s).next;
+                (*s).next = ptr::null_mut();
+                (*this).spare_pages -= (*s).pages;
+                Self::collect(this, s);
+            }
+            s
         }
     }
 

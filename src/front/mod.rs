@@ -274,17 +274,21 @@ unsafe fn free_foreign<S: BlockSource>(
 ///
 /// # Safety
 /// `span` is an empty SMALL span owned by `lh`, current or queued.
-unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, span: *mut Span) {
+pub unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, span: *mut Span) {
     // SAFETY: per the caller.
     unsafe {
         let cls = (*span).class as usize;
+        let pins = (*span).pins.load(Ordering::Relaxed);
         if (*lh).current[cls] == span {
-            if !(*span).pins.load(Ordering::Relaxed) {
+            if !pins {
                 return;
             }
             LocalHeap::set_current(lh, cls, NONE);
         } else {
             LocalHeap::dequeue(lh, span);
+            if !pins && LocalHeap::keep_spare(lh, span) {
+                return;
+            }
         }
         sh.with(|h| {
             h.release_span(lh, span);
@@ -306,6 +310,13 @@ pub unsafe fn trim<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, pad:
             if s != NONE && (*s).used == 0 {
                 LocalHeap::collect(lh, s);
                 LocalHeap::set_current(lh, cls, NONE);
+                sh.with(|h| h.release_span(lh, s));
+            }
+            loop {
+                let s = LocalHeap::take_spare(lh, cls);
+                if s.is_null() {
+                    break;
+                }
                 sh.with(|h| h.release_span(lh, s));
             }
         }

@@ -176,6 +176,17 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), &'static str> {
             {
                 return Err("thread heap: a current span is wrong");
             }
+            let mut sp = (*lh).spare[cls];
+            while !sp.is_null() {
+                if sp == cur
+                    || (*sp).class as usize != cls
+                    || (*sp).owner.load(Ordering::Relaxed) != id
+                    || (*sp).used != 0
+                {
+                    return Err("thread heap: a spare span is wrong");
+                }
+                sp = (*sp).next;
+            }
             let mut s = (*lh).queue[cls];
             let mut prev: *mut Span = core::ptr::null_mut();
             while !s.is_null() {

@@ -139,7 +139,9 @@ struct Kept {
 }
 
 /// A heap over the source `S`.
+#[repr(C)]
 pub struct Heap<S: BlockSource> {
+    /// First: the fast path of `free` reads it without the lock.
     pub(crate) map: PageMap,
     pages: Pages,
     pub(crate) meta: Meta,
@@ -352,6 +354,25 @@ impl<S: BlockSource> Heap<S> {
                 {
                     LocalHeap::set_current(lh, cls, span::NONE);
                     self.release_span(lh, s);
+                }
+                // Marked spares go back (the others stay kept).
+                let mut keep: *mut Span = ptr::null_mut();
+                loop {
+                    let s = LocalHeap::take_spare(lh, cls);
+                    if s.is_null() {
+                        break;
+                    }
+                    if (*s).pins.load(Ordering::Relaxed) {
+                        self.release_span(lh, s);
+                    } else {
+                        (*s).next = keep;
+                        keep = s;
+                    }
+                }
+                while !keep.is_null() {
+                    let next = (*keep).next;
+                    LocalHeap::keep_spare(lh, keep);
+                    keep = next;
                 }
             }
         }

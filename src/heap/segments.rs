@@ -144,6 +144,15 @@ impl<S: BlockSource> Heap<S> {
             let spare = self.spare_segment;
             if spare.is_null() || spare == seg || !self.segment_is_empty(spare) {
                 self.spare_segment = seg;
+                // Now that a spare is kept, segments left holding a few
+                // small spans can go back once those empty: mark them.
+                let mut s = self.segments;
+                while !s.is_null() {
+                    if s != seg && (*s).used_pages <= PIN_CHECK_PAGES {
+                        self.mark_pinning_spans(s);
+                    }
+                    s = (*s).next;
+                }
             } else if (*seg).block.size > (*spare).block.size {
                 self.spare_segment = seg;
                 self.release_segment(spare);
@@ -176,7 +185,8 @@ impl<S: BlockSource> Heap<S> {
     /// Pages freed in `seg`, which did not empty: if all it still holds is
     /// a few small spans, they are marked as pinning it, so each goes back
     /// when it empties even as its thread's current span, and the segment
-    /// with them. A span marked so that is still in use costs at most one
+    /// with them (only when a spare segment is already kept, since otherwise
+    /// this one would become it). A span marked so that is still in use costs at most one
     /// extra trip to the shared heap: carving a new run from the segment
     /// clears the marks. O(runs of the segment), and only while it holds at most
     /// [`PIN_CHECK_PAGES`] pages.
@@ -186,7 +196,14 @@ impl<S: BlockSource> Heap<S> {
     pub(super) unsafe fn mark_pinning_spans(&mut self, seg: *mut Segment) {
         // SAFETY: per the caller; the page map names live spans.
         unsafe {
-            if (*seg).has_pins || (*seg).used_pages > PIN_CHECK_PAGES {
+            // Emptied, the segment would only become the kept spare (and
+            // marking costs a walk): mark only when a spare is already kept.
+            if (*seg).has_pins
+                || (*seg).used_pages > PIN_CHECK_PAGES
+                || self.spare_segment.is_null()
+                || self.spare_segment == seg
+                || !self.segment_is_empty(self.spare_segment)
+            {
                 return;
             }
             let mut only_spans = true;

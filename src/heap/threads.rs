@@ -144,6 +144,8 @@ impl<S: BlockSource> Heap<S> {
             for c in (*lh).current.iter_mut() {
                 *c = NONE;
             }
+            (*lh).spare = [ptr::null_mut(); super::classes::CLASS_COUNT];
+            (*lh).spare_pages = 0;
             self.retired.add(&(*lh).counters);
             // Spans left abandoned still hold their `allocs`; they are
             // counted from the spans themselves.

@@ -32,7 +32,8 @@ pub const HAS_SLOT: bool = cfg!(any(
 core::arch::global_asm!(
     ".pushsection .tbss.vitalloc_thread_slot,\"awT\",@nobits",
     ".p2align 3",
-    ".local vitalloc_thread_slot",
+    ".globl vitalloc_thread_slot",
+    ".hidden vitalloc_thread_slot",
     "vitalloc_thread_slot:",
     ".zero 8",
     ".popsection",
@@ -58,8 +59,22 @@ pub fn get() -> usize {
     }
     #[cfg(target_os = "vita")]
     {
-        // SAFETY: per the module comment, the slot is readable TLS memory.
-        unsafe { *vita_slot() }
+        let v: usize;
+        // SAFETY: per the module comment, the slot is readable TLS memory;
+        // three instructions (an offset of -0x800 + 4*key does not fit one
+        // load's immediate).
+        unsafe {
+            core::arch::asm!(
+                "mrc p15, 0, {t}, c13, c0, 3",
+                "sub {t}, {t}, #0x800",
+                "ldr {v}, [{t}, #{off}]",
+                t = out(reg) _,
+                v = lateout(reg) v,
+                off = const 4 * VITA_TLS_KEY,
+                options(nostack, readonly, preserves_flags, pure),
+            )
+        };
+        v
     }
     #[cfg(not(any(target_os = "vita", all(target_os = "linux", target_arch = "x86_64"))))]
     {
