@@ -72,7 +72,7 @@ pub const LIVENESS_SCAN_INTERVAL: u32 = 256;
 /// A segment holding at most this many pages in use, all of them small
 /// spans, has those spans marked so that they go back as soon as they are
 /// empty (even as a thread's current span), letting the segment go back.
-pub const PIN_CHECK_PAGES: usize = 512;
+pub const PIN_CHECK_PAGES: usize = 256;
 
 /// Pages of empty spans a thread heap keeps aside for reuse (64 KiB): the
 /// bound on what a thread holds beyond its current spans.

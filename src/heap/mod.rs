@@ -162,6 +162,9 @@ pub struct Heap<S: BlockSource> {
     /// Small spans whose thread heap is gone, per class (linked by
     /// `next`/`prev`); adopted by the next heap needing that class.
     abandoned: [*mut Span; CLASS_COUNT],
+    /// The next segment to look at for spans pinning it (see
+    /// `segment_emptied`), or null.
+    remark: *mut Segment,
     /// Bumped whenever spans are marked as pinning their segment: thread
     /// heaps then look for marked spans of theirs that are already empty.
     pins_epoch: u32,
@@ -202,6 +205,7 @@ impl<S: BlockSource> Heap<S> {
             medium_blocks: 0,
             large_bytes_in_use: 0,
             abandoned: [ptr::null_mut(); CLASS_COUNT],
+            remark: ptr::null_mut(),
             pins_epoch: 0,
             locals: ptr::null_mut(),
             retired: Counters {
@@ -424,6 +428,14 @@ impl<S: BlockSource> Heap<S> {
                 self.segment_emptied(run);
             } else {
                 self.mark_pinning_spans(seg);
+            }
+            // One more segment of the visit `segment_emptied` started.
+            let r = self.remark;
+            if !r.is_null() {
+                self.remark = (*r).next;
+                if (*r).used_pages <= PIN_CHECK_PAGES {
+                    self.mark_pinning_spans(r);
+                }
             }
         }
     }

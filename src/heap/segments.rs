@@ -145,14 +145,9 @@ impl<S: BlockSource> Heap<S> {
             if spare.is_null() || spare == seg || !self.segment_is_empty(spare) {
                 self.spare_segment = seg;
                 // Now that a spare is kept, segments left holding a few
-                // small spans can go back once those empty: mark them.
-                let mut s = self.segments;
-                while !s.is_null() {
-                    if s != seg && (*s).used_pages <= PIN_CHECK_PAGES {
-                        self.mark_pinning_spans(s);
-                    }
-                    s = (*s).next;
-                }
+                // small spans can go back once those empty: visit them all,
+                // one per later page free (a bounded walk per call).
+                self.remark = self.segments;
             } else if (*seg).block.size > (*spare).block.size {
                 self.spare_segment = seg;
                 self.release_segment(spare);
@@ -206,9 +201,8 @@ impl<S: BlockSource> Heap<S> {
             {
                 return;
             }
-            let mut only_spans = true;
-            self.for_each_run(seg, |s| {
-                only_spans &= matches!((*s).kind, super::span::KIND_FREE | super::span::KIND_SMALL)
+            let only_spans = self.all_runs(seg, |s| {
+                matches!((*s).kind, super::span::KIND_FREE | super::span::KIND_SMALL)
             });
             if only_spans {
                 (*seg).has_pins = true;
@@ -238,6 +232,27 @@ impl<S: BlockSource> Heap<S> {
                 a += (*s).pages.max(1) * PAGE_SIZE;
             }
         }
+    }
+
+    /// Whether `f` holds for every run of `seg` (stops at the first that
+    /// fails). O(runs).
+    ///
+    /// # Safety
+    /// `seg` is a live segment.
+    unsafe fn all_runs(&self, seg: *mut Segment, mut f: impl FnMut(*mut Span) -> bool) -> bool {
+        // SAFETY: as in `for_each_run`.
+        unsafe {
+            let mut a = (*seg).block.base.as_ptr() as usize;
+            let end = a + (*seg).block.size;
+            while a < end {
+                let s = self.map.get(a);
+                if !f(s) {
+                    return false;
+                }
+                a += (*s).pages.max(1) * PAGE_SIZE;
+            }
+        }
+        true
     }
 
     /// Whether a segment is one free run.
@@ -276,6 +291,9 @@ impl<S: BlockSource> Heap<S> {
             }
             if self.spare_segment == seg {
                 self.spare_segment = ptr::null_mut();
+            }
+            if self.remark == seg {
+                self.remark = (*seg).next;
             }
             self.meta.give(Pool::Segment, seg.cast());
             self.segment_bytes -= block.size;
