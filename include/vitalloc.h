@@ -72,6 +72,10 @@ typedef struct {
   uint64_t realloc_calls;
   // Calls that failed for lack of memory.
   uint64_t failed_calls;
+  // Thread heaps: threads that allocated and are not known to have ended
+  // (a thread's heap is reclaimed when it is found dead; the
+  // allocator's own heap, used by calls made without one, counts too).
+  size_t thread_heaps;
 } vitalloc_stats_t;
 
 // newlib's `struct mallinfo`: ten `size_t` fields (also `_mallinfo_r`'s

@@ -354,9 +354,13 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         front::stats(self)
     }
 
-    /// Gives back what can be given back: the calling thread's kept empty
-    /// spans, then what the shared heap caches (see [`front::trim`]).
+    /// Gives back what can be given back: the heaps of threads found dead,
+    /// the calling thread's kept empty spans, then what the shared heap
+    /// caches (see [`front::trim`]).
     pub fn trim(&self, pad: usize) -> bool {
+        if PER_THREAD {
+            self.with(|h| h.scan_now(|lh| thread::is_alive(lh.tid, lh.slot, LocalHeap::id(lh))));
+        }
         let lh = self.local();
         if !lh.is_null() {
             // SAFETY: the calling thread's heap.

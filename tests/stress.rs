@@ -8,9 +8,9 @@
 
 use std::sync::mpsc;
 use std::thread;
-use vitalloc::{Allocator, source::MmapSource};
+use vitalloc::{Allocator, source::MmapSource, sync::DefaultLock};
 
-static HEAP: Allocator<MmapSource> = Allocator::new(MmapSource::new());
+static HEAP: Allocator<MmapSource, DefaultLock, true> = Allocator::new(MmapSource::new());
 
 struct Block(*mut u8, usize, u8);
 // SAFETY: a block is owned by one thread at a time (moved through channels).

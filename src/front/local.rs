@@ -358,18 +358,30 @@ impl LocalHeap {
                 return;
             }
             Self::set_current(this, cls, NONE);
-            if !(*cur).free.is_null() {
-                Self::enqueue(this, cur);
+            Self::queue_or_tag(this, cur);
+        }
+    }
+
+    /// An owned span that is neither current nor queued: queued if it has
+    /// free objects, else tagged FULL (and so left to the remote stack).
+    ///
+    /// # Safety
+    /// The caller owns `span`, which is in no list and not current.
+    unsafe fn queue_or_tag(this: *mut LocalHeap, span: *mut Span) {
+        // SAFETY: per the caller.
+        unsafe {
+            if !(*span).free.is_null() {
+                Self::enqueue(this, span);
                 return;
             }
             // A freer pushes, then reads the owner; we tag, then read the
             // list: with both sequentially consistent, one of us sees the
             // other, so the span cannot be forgotten full with free objects.
-            (*cur).owner.store(Self::id(this) | FULL, Ordering::SeqCst);
-            if !(*cur).thread_free.load(Ordering::SeqCst).is_null() {
-                (*cur).owner.store(Self::id(this), Ordering::SeqCst);
-                Self::collect(this, cur);
-                Self::enqueue(this, cur);
+            (*span).owner.store(Self::id(this) | FULL, Ordering::SeqCst);
+            if !(*span).thread_free.load(Ordering::SeqCst).is_null() {
+                (*span).owner.store(Self::id(this), Ordering::SeqCst);
+                Self::collect(this, span);
+                Self::enqueue(this, span);
             }
         }
     }
@@ -390,9 +402,11 @@ impl LocalHeap {
                 let next = (*s).remote_next;
                 (*s).remote_queued.store(false, Ordering::SeqCst);
                 if (*s).owner.load(Ordering::Relaxed) == Self::id(this) | FULL {
-                    (*s).owner.store(Self::id(this), Ordering::Relaxed);
+                    // Its objects may have been collected already (the span
+                    // can be pushed here again after it filled up anew).
+                    (*s).owner.store(Self::id(this), Ordering::SeqCst);
                     Self::collect(this, s);
-                    Self::enqueue(this, s);
+                    Self::queue_or_tag(this, s);
                 }
                 s = next;
             }

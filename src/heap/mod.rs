@@ -51,7 +51,7 @@ use meta::{Meta, Pool};
 use pagemap::PageMap;
 use pages::Pages;
 use segments::Segment;
-use span::{FULL, KIND_LARGE, KIND_MEDIUM, Span};
+use span::{FULL, KIND_FREE, KIND_LARGE, KIND_MEDIUM, Span};
 
 /// A misuse of the allocator detected on a pointer the caller passed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,6 +394,14 @@ impl<S: BlockSource> Heap<S> {
                 self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>(),
                 self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>(),
             ];
+            for s in spare {
+                if !s.is_null() {
+                    // SAFETY: a metadata object sized for a span. Its owner
+                    // must never read as 0: a thread without a heap would
+                    // take the span for one of its own.
+                    unsafe { s.write(Span::new(KIND_FREE)) };
+                }
+            }
             let r = self.pages.alloc(&self.map, pages, align, &mut spare);
             for s in spare {
                 if !s.is_null() {

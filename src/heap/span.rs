@@ -67,7 +67,9 @@ pub struct FreeObj {
 #[repr(C)]
 pub struct Span {
     /// The owning thread heap (small spans; `| FULL` when full), else
-    /// [`NO_OWNER`]. Written only by the owner or under the heap lock.
+    /// [`NO_OWNER`]; never 0 (the fast path compares it with the calling
+    /// thread's heap, which is 0 for a thread that has none). Written only
+    /// by the owner or under the heap lock.
     pub owner: AtomicUsize,
     /// Free objects the owner allocates from (owner only).
     pub free: *mut FreeObj,

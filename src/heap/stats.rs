@@ -47,6 +47,10 @@ pub struct Stats {
     pub realloc_calls: u64,
     /// Calls that failed for lack of memory.
     pub failed_calls: u64,
+    /// Thread heaps: threads that allocated and are not known to have ended
+    /// (a thread's heap is reclaimed when it is found dead; the
+    /// allocator's own heap, used by calls made without one, counts too).
+    pub thread_heaps: usize,
 }
 
 /// newlib's `struct mallinfo`: ten `size_t` fields (also `_mallinfo_r`'s
@@ -175,6 +179,7 @@ impl<S: BlockSource> Heap<S> {
             free_calls: small_frees.wrapping_sub(c.inner_frees) + k.block_frees,
             realloc_calls: c.reallocs,
             failed_calls: k.failed_calls,
+            thread_heaps: self.count_locals(),
         }
     }
 

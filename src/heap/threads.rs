@@ -117,9 +117,12 @@ impl<S: BlockSource> Heap<S> {
                     let s = self.map.get(a);
                     let o = (*s).owner.load(Ordering::Relaxed);
                     if (*s).kind == KIND_SMALL && (o == me || o == me | FULL) {
-                        // Chain through remote_next (free for use: the heap's
-                        // remote stack is empty after take_remote).
-                        (*s).remote_next = owned;
+                        // Chain through `next`: the queue and spare links of
+                        // a dead heap are not needed any more, and only the
+                        // owner ever writes them (other threads may still
+                        // push these spans on its remote stack meanwhile,
+                        // through `remote_next`).
+                        (*s).next = owned;
                         owned = s;
                     }
                     a += (*s).pages.max(1) * PAGE_SIZE;
@@ -128,8 +131,7 @@ impl<S: BlockSource> Heap<S> {
             }
             while !owned.is_null() {
                 let s = owned;
-                owned = (*s).remote_next;
-                (*s).remote_next = ptr::null_mut();
+                owned = (*s).next;
                 (*s).owner.store(NO_OWNER, Ordering::SeqCst);
                 (*s).next = ptr::null_mut();
                 (*s).prev = ptr::null_mut();
@@ -160,6 +162,23 @@ impl<S: BlockSource> Heap<S> {
             }
             self.meta.give(Pool::Local, lh.cast());
         }
+    }
+
+    /// Registered heaps. O(heaps).
+    pub fn count_locals(&self) -> usize {
+        let (mut n, mut lh) = (0, self.locals);
+        while !lh.is_null() {
+            n += 1;
+            // SAFETY: registry members are live.
+            lh = unsafe { (*lh).next };
+        }
+        n
+    }
+
+    /// Looks for dead threads now (tests and `malloc_trim`).
+    pub fn scan_now(&mut self, alive: impl Fn(&LocalHeap) -> bool) {
+        self.since_scan = 0;
+        self.scan_dead(alive);
     }
 
     /// The registered heaps (for the front end's liveness checks and for
