@@ -99,6 +99,12 @@ pub struct LocalHeap {
     pub spare: [*mut Span; CLASS_COUNT],
     /// Pages in `spare` lists.
     pub spare_pages: usize,
+    /// Pages of this heap's next new span of each class: the class's base
+    /// size at first (one page up to 1 KiB), doubled with every new span
+    /// up to `SPAN_GROW_MAX` bytes, so a class a thread uses a lot takes
+    /// the shared heap's lock less often while a thread that makes a few
+    /// allocations pays one small span per class.
+    pub span_pages: [u8; CLASS_COUNT],
     /// Full spans other threads freed objects into (a lock-free stack
     /// through `Span::remote_next`, pushed by them, taken whole by us).
     pub remote: AtomicPtr<Span>,
@@ -133,6 +139,7 @@ impl LocalHeap {
             queue: [ptr::null_mut(); CLASS_COUNT],
             spare: [ptr::null_mut(); CLASS_COUNT],
             spare_pages: 0,
+            span_pages: crate::heap::classes::CLASS_PAGES,
             remote: AtomicPtr::new(ptr::null_mut()),
             counters: Counters {
                 allocs: 0,

@@ -77,3 +77,8 @@ pub const PIN_CHECK_PAGES: usize = 256;
 /// Pages of empty spans a thread heap keeps aside for reuse (64 KiB): the
 /// bound on what a thread holds beyond its current spans.
 pub const SPARE_PAGES: usize = 16;
+
+/// A thread heap's spans of a class grow (doubling with each new span) up
+/// to this many bytes, or the class's base span if larger: at 16 KiB, a
+/// 16-byte class's span holds 1024 objects and a 1 KiB class's 16.
+pub const SPAN_GROW_MAX: usize = 16 << 10;

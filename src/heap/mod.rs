@@ -309,13 +309,17 @@ impl<S: BlockSource> Heap<S> {
                     return true;
                 }
             }
-            let s = self.alloc_run(classes::CLASS_PAGES[cls] as usize, PAGE_SIZE);
+            let pages = (*lh).span_pages[cls] as usize;
+            let s = self.alloc_run(pages, PAGE_SIZE);
             if s.is_null() {
                 self.stats.small_failed += 1;
                 self.stats.failed_calls += 1;
                 return false;
             }
             Span::format_small(s, cls, LocalHeap::id(lh));
+            if pages * 2 * PAGE_SIZE <= SPAN_GROW_MAX.max(classes::span_bytes(cls)) {
+                (*lh).span_pages[cls] = (pages * 2) as u8;
+            }
             self.map.set((*s).base as usize, (*s).pages, s);
             LocalHeap::set_current(lh, cls, s);
             true

@@ -83,6 +83,9 @@ pub struct Span {
     pub start: *mut u8,
     /// SMALL: [`classes::recip`] of the object size.
     pub recip: u32,
+    /// SMALL: objects in the span (its pages vary per thread heap: see
+    /// `LocalHeap::span_pages`).
+    pub cap: u32,
     /// SMALL: the size class. Others: 0xFF.
     pub class: u8,
     /// One of the `KIND_*` values.
@@ -122,6 +125,7 @@ impl Span {
             allocs: 0,
             start: ptr::null_mut(),
             recip: 0,
+            cap: 0,
             class: 0xFF,
             kind,
             remote_queued: AtomicBool::new(false),
@@ -157,7 +161,7 @@ impl Span {
     /// Objects in a SMALL span.
     #[inline(always)]
     pub fn cap(&self) -> usize {
-        classes::capacity(self.class as usize)
+        self.cap as usize
     }
 
     /// Whether `p` is the start of one of this SMALL span's objects.
@@ -171,14 +175,17 @@ impl Span {
     ///
     /// # Safety
     /// `this` is a descriptor the caller owns; the run is writable, unused
-    /// and `classes::span_bytes(cls)` long.
+    /// and at most 32 KiB long (objects are told apart by `classes::recip`).
     pub unsafe fn format_small(this: *mut Span, cls: usize, owner: usize) {
         // SAFETY: all writes stay inside the caller's run and descriptor.
         unsafe {
             let size = CLASS_SIZE[cls] as usize;
-            let cap = classes::capacity(cls);
+            let bytes = (*this).bytes();
+            let recip = classes::recip(size);
+            // bytes / size, exactly, by the reciprocal (bytes <= 32 KiB).
+            let cap = ((bytes as u64 * recip as u64) >> 32) as usize;
             let base = (*this).base;
-            let start = base.add(classes::span_bytes(cls) - cap * size);
+            let start = base.add(bytes - cap * size);
             let mut next: *mut FreeObj = ptr::null_mut();
             for i in (0..cap).rev() {
                 let o = start.add(i * size).cast::<FreeObj>();
@@ -192,7 +199,8 @@ impl Span {
             (*this).used = 0;
             (*this).allocs = 0;
             (*this).start = start;
-            (*this).recip = classes::recip(size);
+            (*this).recip = recip;
+            (*this).cap = cap as u32;
             (*this).class = cls as u8;
             (*this).kind = KIND_SMALL;
             (*this).remote_queued.store(false, Ordering::Relaxed);
@@ -291,7 +299,8 @@ impl Span {
         unsafe {
             let s = &*this;
             if (s.class as usize) >= classes::CLASS_COUNT
-                || classes::span_bytes(s.class as usize) != s.bytes()
+                || s.bytes() > super::config::SPAN_MAX_PAGES * PAGE_SIZE
+                || s.cap() != s.bytes() / s.obj_size()
             {
                 return Err("span: bad class or page count");
             }
