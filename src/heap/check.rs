@@ -42,6 +42,7 @@ impl<S: BlockSource> Heap<S> {
                 let mut a = base;
                 let mut prev_free = false;
                 let mut used_pages = 0;
+                let mut span_pages = 0;
                 while a < end {
                     let s = self.map.get(a);
                     if s == NONE || (*s).base as usize != a || (*s).seg != seg as usize {
@@ -67,6 +68,9 @@ impl<S: BlockSource> Heap<S> {
                             }
                         }
                         KIND_SMALL | KIND_MEDIUM => {
+                            if (*s).kind == KIND_SMALL {
+                                span_pages += pages;
+                            }
                             for i in 1..pages {
                                 if self.map.get(a + i * PAGE_SIZE) != s {
                                     return Err("page map: a span's page is not marked");
@@ -93,7 +97,7 @@ impl<S: BlockSource> Heap<S> {
                     }
                     a += pages * PAGE_SIZE;
                 }
-                if used_pages != (*seg).used_pages {
+                if used_pages != (*seg).used_pages || span_pages != (*seg).span_pages {
                     return Err("segment: its count of pages in use is wrong");
                 }
                 seg_bytes += (*seg).block.size;

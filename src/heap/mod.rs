@@ -317,6 +317,7 @@ impl<S: BlockSource> Heap<S> {
                 return false;
             }
             Span::format_small(s, cls, LocalHeap::id(lh));
+            (*((*s).seg as *mut Segment)).span_pages += pages;
             if pages * 2 * PAGE_SIZE <= SPAN_GROW_MAX.max(classes::span_bytes(cls)) {
                 (*lh).span_pages[cls] = (pages * 2) as u8;
             }
@@ -435,6 +436,9 @@ impl<S: BlockSource> Heap<S> {
         unsafe {
             let seg = (*s).seg as *mut Segment;
             (*seg).used_pages -= (*s).pages;
+            if (*s).kind == span::KIND_SMALL {
+                (*seg).span_pages -= (*s).pages;
+            }
             let run = self.pages.free(&self.map, &mut self.meta, s);
             if (*run).pages == (*seg).pages() {
                 self.segment_emptied(run);

@@ -28,6 +28,8 @@ pub struct Segment {
     pub block: Block,
     /// Pages of the segment in spans and medium blocks (not free).
     pub used_pages: usize,
+    /// Of those, pages in small-object spans.
+    pub span_pages: usize,
     /// Whether spans of this segment may have `pins` set.
     pub has_pins: bool,
     /// Segment list links.
@@ -109,6 +111,7 @@ impl<S: BlockSource> Heap<S> {
             seg.write(Segment {
                 block,
                 used_pages: 0,
+                span_pages: 0,
                 has_pins: false,
                 next: self.segments,
                 prev: ptr::null_mut(),
@@ -195,16 +198,15 @@ impl<S: BlockSource> Heap<S> {
             // marking costs a walk): mark only when a spare is already kept.
             if (*seg).has_pins
                 || (*seg).used_pages > PIN_CHECK_PAGES
+                || (*seg).used_pages != (*seg).span_pages
                 || self.spare_segment.is_null()
                 || self.spare_segment == seg
                 || !self.segment_is_empty(self.spare_segment)
             {
                 return;
             }
-            let only_spans = self.all_runs(seg, |s| {
-                matches!((*s).kind, super::span::KIND_FREE | super::span::KIND_SMALL)
-            });
-            if only_spans {
+            // Only small spans are left (the page counts say so): mark them.
+            {
                 (*seg).has_pins = true;
                 self.pins_epoch = self.pins_epoch.wrapping_add(1);
                 self.for_each_run(seg, |s| {
@@ -232,27 +234,6 @@ impl<S: BlockSource> Heap<S> {
                 a += (*s).pages.max(1) * PAGE_SIZE;
             }
         }
-    }
-
-    /// Whether `f` holds for every run of `seg` (stops at the first that
-    /// fails). O(runs).
-    ///
-    /// # Safety
-    /// `seg` is a live segment.
-    unsafe fn all_runs(&self, seg: *mut Segment, mut f: impl FnMut(*mut Span) -> bool) -> bool {
-        // SAFETY: as in `for_each_run`.
-        unsafe {
-            let mut a = (*seg).block.base.as_ptr() as usize;
-            let end = a + (*seg).block.size;
-            while a < end {
-                let s = self.map.get(a);
-                if !f(s) {
-                    return false;
-                }
-                a += (*s).pages.max(1) * PAGE_SIZE;
-            }
-        }
-        true
     }
 
     /// Whether a segment is one free run.
