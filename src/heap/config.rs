@@ -79,6 +79,10 @@ pub const PIN_CHECK_PAGES: usize = 256;
 pub const SPARE_PAGES: usize = 16;
 
 /// A thread heap's spans of a class grow (doubling with each new span) up
-/// to this many bytes, or the class's base span if larger: at 16 KiB, a
-/// 16-byte class's span holds 1024 objects and a 1 KiB class's 16.
+/// to this many bytes and [`SPAN_GROW_OBJECTS`] objects (a class's base
+/// span may be larger): a 1 KiB class's span grows to 16 objects, a
+/// 64-byte class's to 256.
 pub const SPAN_GROW_MAX: usize = 16 << 10;
+/// Spans grow while they hold at most this many objects: making a span
+/// lists every object, so this bounds the work of the call that makes one.
+pub const SPAN_GROW_OBJECTS: usize = 256;

@@ -318,7 +318,10 @@ impl<S: BlockSource> Heap<S> {
             }
             Span::format_small(s, cls, LocalHeap::id(lh));
             (*((*s).seg as *mut Segment)).span_pages += pages;
-            if pages * 2 * PAGE_SIZE <= SPAN_GROW_MAX.max(classes::span_bytes(cls)) {
+            let next = pages * 2 * PAGE_SIZE;
+            if next <= SPAN_GROW_MAX
+                && next / classes::CLASS_SIZE[cls] as usize <= SPAN_GROW_OBJECTS
+            {
                 (*lh).span_pages[cls] = (pages * 2) as u8;
             }
             self.map.set((*s).base as usize, (*s).pages, s);
