@@ -56,6 +56,18 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// All zero (usable in a `const` initialiser, unlike `Default`).
+    pub const ZERO: Counters = Counters {
+        allocs: 0,
+        inner_allocs: 0,
+        inner_frees: 0,
+        reallocs: 0,
+        remote_freed: 0,
+        remote_freed_bytes: 0,
+        collected: 0,
+        collected_bytes: 0,
+    };
+
     /// Adds `o` into `self`.
     pub fn add(&mut self, o: &Counters) {
         self.allocs = self.allocs.wrapping_add(o.allocs);
@@ -141,16 +153,7 @@ impl LocalHeap {
             spare_pages: 0,
             span_pages: crate::heap::classes::CLASS_PAGES,
             remote: AtomicPtr::new(ptr::null_mut()),
-            counters: Counters {
-                allocs: 0,
-                inner_allocs: 0,
-                inner_frees: 0,
-                reallocs: 0,
-                remote_freed: 0,
-                remote_freed_bytes: 0,
-                collected: 0,
-                collected_bytes: 0,
-            },
+            counters: Counters::ZERO,
             pins_seen: 0,
             tid: 0,
             slot: 0,
