@@ -149,7 +149,7 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
     #[cold]
     #[inline(never)]
     fn make_local(&self) -> *mut LocalHeap {
-        if !PER_THREAD || !thread::HAS_SLOT {
+        if !PER_THREAD || !thread::HAS_SLOT || thread::exited() {
             return core::ptr::null_mut();
         }
         let me = self as *const Self as usize;
@@ -167,6 +167,8 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         let lh = self.with(|h| h.register_local(tid, slot));
         if !lh.is_null() {
             thread::set(lh as usize);
+            // After the slot is set: this may allocate (through this heap).
+            thread::arm_exit();
         }
         lh
     }
@@ -174,6 +176,7 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
     /// Gives the calling thread's heap back (its thread is exiting).
     pub fn thread_exit(&self, lh: usize) {
         thread::set(0);
+        thread::set_exited();
         if lh != 0 {
             // SAFETY: the heap belongs to the exiting thread, which no
             // longer uses it.

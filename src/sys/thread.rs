@@ -36,6 +36,10 @@ core::arch::global_asm!(
     ".hidden vitalloc_thread_slot",
     "vitalloc_thread_slot:",
     ".zero 8",
+    ".globl vitalloc_thread_exited",
+    ".hidden vitalloc_thread_exited",
+    "vitalloc_thread_exited:",
+    ".zero 8",
     ".popsection",
 );
 
@@ -102,6 +106,46 @@ pub fn set(v: usize) {
     };
     #[cfg(not(any(target_os = "vita", all(target_os = "linux", target_arch = "x86_64"))))]
     let _ = v;
+}
+
+/// Whether the calling thread has already handed its heap back (its exit
+/// is under way): calls it makes from then on use the allocator's own heap
+/// under the lock rather than a new thread heap (which nothing would
+/// reclaim, and whose registration would call `pthread_setspecific` in
+/// the middle of glibc's teardown of thread-specific data).
+pub fn exited() -> bool {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        let v: usize;
+        // SAFETY: reads this thread's TLS word.
+        unsafe {
+            core::arch::asm!(
+                "mov {v}, qword ptr [rip + vitalloc_thread_exited@GOTTPOFF]",
+                "mov {v}, qword ptr fs:[{v}]",
+                v = out(reg) v,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        v != 0
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    {
+        false
+    }
+}
+
+/// Records that the calling thread handed its heap back (see [`exited`]).
+pub fn set_exited() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    // SAFETY: writes this thread's TLS word.
+    unsafe {
+        core::arch::asm!(
+            "mov {a}, qword ptr [rip + vitalloc_thread_exited@GOTTPOFF]",
+            "mov qword ptr fs:[{a}], 1",
+            a = out(reg) _,
+            options(nostack, preserves_flags),
+        );
+    }
 }
 
 /// The address of the calling thread's slot (kept by its heap, for the
@@ -176,15 +220,20 @@ pub fn register_thread() -> i32 {
         }
         tid
     }
+    #[cfg(not(target_os = "vita"))]
+    {
+        0
+    }
+}
+
+/// Arranges for the calling thread's exit to be reported (the host's
+/// pthread key), once its slot holds its heap: `pthread_setspecific` may
+/// allocate (glibc's second-level key arrays come from `calloc`), and that
+/// allocation must find the heap already in place instead of making
+/// another.
+pub fn arm_exit() {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    {
-        host::arm_destructor();
-        0
-    }
-    #[cfg(not(any(target_os = "vita", all(target_os = "linux", target_arch = "x86_64"))))]
-    {
-        0
-    }
+    host::arm_destructor();
 }
 
 /// Whether the thread `tid`, whose slot was at `slot`, still runs and still

@@ -156,7 +156,8 @@ def vitalloc_in_process():
             "in_use", "in_use_peak", "reserved", "reserved_peak", "allocations",
             "segments", "large_blocks", "source_blocks", "slabs", "slab_bytes",
             "free_bytes", "limit")] + [(n, ctypes.c_uint64) for n in (
-                "malloc_calls", "free_calls", "realloc_calls", "failed_calls")]
+                "malloc_calls", "free_calls", "realloc_calls", "failed_calls")] + [
+            ("thread_heaps", ctypes.c_size_t)]  # vitalloc.h's vitalloc_stats_t, in order
 
     s = Stats()
     stats_fn(ctypes.byref(s))
