@@ -207,17 +207,21 @@ impl LocalHeap {
             let a = (*span).allocs.wrapping_add(1);
             (*span).allocs = a;
             if a == 0 {
-                Self::allocs_wrapped(this);
+                // A tail call: the fast path needs no stack frame.
+                return Self::allocs_wrapped(this, o.cast());
             }
             o.cast()
         }
     }
 
+    /// A span's `allocs` wrapped: 2^32 more allocations go to the heap's
+    /// count. Returns `p` (so the fast path can tail-call it).
     #[cold]
     #[inline(never)]
-    fn allocs_wrapped(this: *mut LocalHeap) {
+    fn allocs_wrapped(this: *mut LocalHeap, p: *mut u8) -> *mut u8 {
         // SAFETY: the caller is the owner.
         unsafe { (*this).counters.allocs = (*this).counters.allocs.wrapping_add(1 << 32) };
+        p
     }
 
     /// Frees `p`, whose page belongs to `span`, if `span` is one of this
