@@ -265,12 +265,6 @@ impl<S: BlockSource> Heap<S> {
         };
     }
 
-    /// The span of the page holding `p` (`span::NONE` if not the heap's).
-    #[inline(always)]
-    pub fn span_of(&self, p: *mut u8) -> *mut Span {
-        self.map.get(p as usize)
-    }
-
     // ----- page runs ------------------------------------------------------------
 
     /// A free page run of `pages` pages aligned to `align`, its descriptor

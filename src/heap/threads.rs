@@ -180,12 +180,6 @@ impl<S: BlockSource> Heap<S> {
         self.since_scan = 0;
         self.scan_dead(alive);
     }
-
-    /// The registered heaps (for the front end's liveness checks and for
-    /// statistics).
-    pub fn locals(&self) -> *mut LocalHeap {
-        self.locals
-    }
 }
 
 /// `tid` of a heap that belongs to an allocator rather than a thread.
