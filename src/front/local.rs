@@ -25,7 +25,7 @@
 
 use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
 use crate::heap::config::{DIRECT_MAX, SMALL_MAX, SPARE_PAGES};
-use crate::heap::span::{FULL, FreeObj, NONE, Span};
+use crate::heap::span::{self, FULL, FreeObj, NONE, Span};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -455,16 +455,7 @@ impl LocalHeap {
     /// `span` is owned by this heap and in no queue and not current.
     pub unsafe fn enqueue(this: *mut LocalHeap, span: *mut Span) {
         // SAFETY: queued spans are live and owned by this heap.
-        unsafe {
-            let cls = (*span).class as usize;
-            let head = (*this).queue[cls];
-            (*span).next = head;
-            (*span).prev = ptr::null_mut();
-            if !head.is_null() {
-                (*head).prev = span;
-            }
-            (*this).queue[cls] = span;
-        }
+        unsafe { span::list_push(&mut (*this).queue[(*span).class as usize], span) }
     }
 
     /// Takes a span out of its class queue.
@@ -472,38 +463,7 @@ impl LocalHeap {
     /// # Safety
     /// `span` is in this heap's queue.
     pub unsafe fn dequeue(this: *mut LocalHeap, span: *mut Span) {
-        // SAFETY: queued spans are live.
-        unsafe {
-            let cls = (*span).class as usize;
-            let (next, prev) = ((*span).next, (*span).prev);
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            if prev.is_null() {
-                (*this).queue[cls] = next;
-            } else {
-                (*prev).next = next;
-            }
-            (*span).next = ptr::null_mut();
-            (*span).prev = ptr::null_mut();
-        }
-    }
-
-    /// Whether `span` is in the queue of its class. O(queue length).
-    ///
-    /// # Safety
-    /// The queue is readable (owner, or a heap whose thread is gone).
-    pub unsafe fn is_queued(this: *const LocalHeap, span: *mut Span) -> bool {
         // SAFETY: per the caller.
-        unsafe {
-            let mut s = (*this).queue[(*span).class as usize];
-            while !s.is_null() {
-                if s == span {
-                    return true;
-                }
-                s = (*s).next;
-            }
-        }
-        false
+        unsafe { span::list_unlink(&mut (*this).queue[(*span).class as usize], span) }
     }
 }

@@ -13,7 +13,7 @@
 use super::Heap;
 use super::config::{MIN_ALIGN, PAGE_SIZE};
 use super::meta::Pool;
-use super::span::{KIND_LARGE, NONE, Span};
+use super::span::{self, KIND_LARGE, NONE, Span};
 use crate::source::{Block, BlockKind, BlockSource};
 use core::ptr::{self, NonNull};
 
@@ -108,13 +108,9 @@ impl<S: BlockSource> Heap<S> {
             (*l).pages = block.size / PAGE_SIZE;
             (*l).start = user as *mut u8;
             (*l).seg = block.handle;
-            (*l).next = self.large;
-            if !self.large.is_null() {
-                (*self.large).prev = l;
-            }
+            span::list_push(&mut self.large, l);
             self.map.set(base, pages_marked, l);
         }
-        self.large = l;
         self.stats.large_blocks += 1;
         // SAFETY: `l` was just made.
         self.large_bytes_in_use += unsafe { usable(l) };
@@ -129,15 +125,7 @@ impl<S: BlockSource> Heap<S> {
     pub(super) unsafe fn free_large(&mut self, l: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
-            let (next, prev) = ((*l).next, (*l).prev);
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            if prev.is_null() {
-                self.large = next;
-            } else {
-                (*prev).next = next;
-            }
+            span::list_unlink(&mut self.large, l);
             let block = block_of(l);
             self.large_bytes_in_use -= usable(l);
             self.map

@@ -21,7 +21,7 @@
 use super::config::PAGE_SIZE;
 use super::meta::{Meta, Pool};
 use super::pagemap::PageMap;
-use super::span::{KIND_FREE, NO_OWNER, NONE, Span};
+use super::span::{self, KIND_FREE, NO_OWNER, NONE, Span};
 use core::ptr;
 use core::sync::atomic::Ordering;
 
@@ -70,13 +70,7 @@ impl Pages {
         // SAFETY: bins hold live free runs.
         unsafe {
             let b = bin_of((*r).pages);
-            let head = self.bins[b];
-            (*r).next = head;
-            (*r).prev = ptr::null_mut();
-            if !head.is_null() {
-                (*head).prev = r;
-            }
-            self.bins[b] = r;
+            span::list_push(&mut self.bins[b], r);
             self.bitmap[b / 64] |= 1 << (b % 64);
             self.free_pages += (*r).pages;
             self.free_runs += 1;
@@ -91,17 +85,9 @@ impl Pages {
         // SAFETY: bins hold live free runs.
         unsafe {
             let b = bin_of((*r).pages);
-            let (next, prev) = ((*r).next, (*r).prev);
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            if prev.is_null() {
-                self.bins[b] = next;
-                if next.is_null() {
-                    self.bitmap[b / 64] &= !(1 << (b % 64));
-                }
-            } else {
-                (*prev).next = next;
+            span::list_unlink(&mut self.bins[b], r);
+            if self.bins[b].is_null() {
+                self.bitmap[b / 64] &= !(1 << (b % 64));
             }
             self.free_pages -= (*r).pages;
             self.free_runs -= 1;

@@ -176,14 +176,7 @@ impl<S: BlockSource> Heap<S> {
     pub(super) unsafe fn push_abandoned(&mut self, s: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
-            let cls = (*s).class as usize;
-            let head = self.abandoned[cls];
-            (*s).next = head;
-            (*s).prev = ptr::null_mut();
-            if !head.is_null() {
-                (*head).prev = s;
-            }
-            self.abandoned[cls] = s;
+            span::list_push(&mut self.abandoned[(*s).class as usize], s);
         }
     }
 
@@ -192,17 +185,7 @@ impl<S: BlockSource> Heap<S> {
     pub(super) unsafe fn unlink_abandoned(&mut self, s: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
-            let (next, prev) = ((*s).next, (*s).prev);
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            if prev.is_null() {
-                self.abandoned[(*s).class as usize] = next;
-            } else {
-                (*prev).next = next;
-            }
-            (*s).next = ptr::null_mut();
-            (*s).prev = ptr::null_mut();
+            span::list_unlink(&mut self.abandoned[(*s).class as usize], s);
         }
     }
 

@@ -335,6 +335,47 @@ impl Span {
     }
 }
 
+/// Puts `s` at the front of the span list headed by `*head` (lists link
+/// spans through `next`/`prev`: a thread heap's class queue, the
+/// abandoned spans of a class, a free-run bin, the large blocks).
+///
+/// # Safety
+/// `s` is a live span in no list; the list holds live spans.
+#[inline]
+pub unsafe fn list_push(head: &mut *mut Span, s: *mut Span) {
+    // SAFETY: per the caller.
+    unsafe {
+        (*s).next = *head;
+        (*s).prev = ptr::null_mut();
+        if !head.is_null() {
+            (**head).prev = s;
+        }
+    }
+    *head = s;
+}
+
+/// Takes `s` out of the span list headed by `*head`.
+///
+/// # Safety
+/// `s` is in that list; the list holds live spans.
+#[inline]
+pub unsafe fn list_unlink(head: &mut *mut Span, s: *mut Span) {
+    // SAFETY: per the caller.
+    unsafe {
+        let (next, prev) = ((*s).next, (*s).prev);
+        if !next.is_null() {
+            (*next).prev = prev;
+        }
+        if prev.is_null() {
+            *head = next;
+        } else {
+            (*prev).next = next;
+        }
+        (*s).next = ptr::null_mut();
+        (*s).prev = ptr::null_mut();
+    }
+}
+
 /// The descriptor of every page that is not the heap's.
 pub static NONE_SPAN: SharedSpan = SharedSpan(Span::new(KIND_NONE));
 
