@@ -181,7 +181,7 @@ impl Span {
         unsafe {
             let size = CLASS_SIZE[cls] as usize;
             let bytes = (*this).bytes();
-            let recip = classes::recip(size);
+            let recip = classes::CLASS_RECIP[cls];
             // bytes / size, exactly, by the reciprocal (bytes <= 32 KiB).
             let cap = ((bytes as u64 * recip as u64) >> 32) as usize;
             let base = (*this).base;
