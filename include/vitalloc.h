@@ -17,8 +17,9 @@
  *  - realloc(p, 0) follows newlib: it returns a unique minimum-size
  *    allocation (it does not free p and return NULL);
  *  - a double free or a pointer vitalloc never returned ends the program
- *    with one line on stderr naming the call and the address (see
- *    vitalloc_set_error_hook);
+ *    with one line naming the call and the address, printed with
+ *    sceClibPrintf on the Vita (catlog, PrincessLog, psp2shell), on stderr
+ *    elsewhere, then passed to the hook set with vitalloc_set_error_hook;
  *  - every function is thread-safe.
  *
  * On the Vita, libvitalloc.a also defines VitaSDK's four heap globals
@@ -103,8 +104,10 @@ typedef struct {
   size_t keepcost;
 } vitalloc_mallinfo_t;
 
-// A function called with the message (NUL-terminated) before the program
-// ends; set from C with `vitalloc_set_error_hook` (NULL: none).
+// A function called with each message vitalloc reports (NUL-terminated,
+// after it was printed): misuse, just before the program ends, and a
+// broken invariant found by `vitalloc_check`, which then returns. Set from
+// C with `vitalloc_set_error_hook` (NULL: none).
 typedef void (*vitalloc_error_hook_t)(const char *message);
 
 // A block the heap obtained from or gives back to its source, as block
@@ -196,9 +199,13 @@ size_t vitalloc_usable_size(void *ptr);
 // `out` is writable.
 void vitalloc_stats(vitalloc_stats_t *out);
 
-// Walks the whole heap and verifies every invariant (block chains, free
-// lists, slabs, page map, statistics). Returns 0 when all hold; otherwise
-// prints the first violation on stderr and returns 1. Slow (proportional
+// Walks the whole heap and verifies every invariant (segments and their
+// page runs, the page map, spans and their free lists, thread heaps, large
+// blocks, statistics). Returns 0 when all hold; otherwise reports the
+// first violation in one line naming the structure and the address, e.g.
+// "vitalloc: vitalloc_check: span: a free object was written to (write
+// after free?) (at 0x81234560)" -- printed (stderr; `sceClibPrintf` on the
+// Vita) and passed to the error hook -- and returns 1. Slow (proportional
 // to the heap's size): for tests and debugging. Thread-safe.
 int vitalloc_check(void);
 
@@ -221,10 +228,12 @@ vitalloc_mallinfo_t vitalloc_mallinfo(void);
 // Memory already held is not released. Thread-safe.
 void vitalloc_set_limit(size_t bytes);
 
-// Installs `hook` (NULL removes it): called with the one-line message when
-// vitalloc detects a misuse it cannot survive, before the program is
-// aborted (on the Vita, a chance to show the message on screen or write it
-// to a file). The hook must not call vitalloc. Thread-safe.
+// Installs `hook` (NULL removes it): called with the one-line message,
+// after it was printed, when vitalloc detects a misuse it cannot survive
+// (then the program is aborted: on the Vita, the hook is a chance to show
+// the message on screen or write it to a file) and when `vitalloc_check`
+// finds a broken invariant (then `vitalloc_check` returns 1). The hook must
+// not call vitalloc. Thread-safe.
 void vitalloc_set_error_hook(vitalloc_error_hook_t hook);
 
 // Installs `hook` (NULL removes it), called whenever vitalloc obtains a

@@ -342,7 +342,7 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
 
     /// Walks every structure (the calling thread's heap included) and
     /// returns the first broken invariant.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), crate::heap::Broken> {
         let lh = self.local();
         if !lh.is_null() {
             // SAFETY: the calling thread's heap.

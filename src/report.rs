@@ -1,13 +1,18 @@
-//! Reporting misuse: one line naming the call and the address, then the
-//! program ends. Formatting uses a stack buffer (the heap may be the thing
-//! that is broken); printing and aborting are the platform's (`sys`).
+//! Reporting: misuse ends the program with one line naming the call and
+//! the address; `vitalloc_check` reports the first broken invariant and
+//! returns. Every line is printed (`sys::print`: stderr on hosts,
+//! `sceClibPrintf` on the Vita), then handed to the error hook. Formatting
+//! uses a stack buffer (the heap may be the thing that is broken); nothing
+//! here allocates or takes the heap's lock.
 
 use crate::heap::Misuse;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// A function called with the message (NUL-terminated) before the program
-/// ends; set from C with `vitalloc_set_error_hook` (NULL: none).
+/// A function called with each message vitalloc reports (NUL-terminated,
+/// after it was printed): misuse, just before the program ends, and a
+/// broken invariant found by `vitalloc_check`, which then returns. Set from
+/// C with `vitalloc_set_error_hook` (NULL: none).
 pub type ErrorHook = Option<unsafe extern "C" fn(message: *const core::ffi::c_char)>;
 
 static HOOK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
@@ -34,10 +39,12 @@ impl Line {
             len: 0,
         }
     }
-    /// The text so far; the byte after it is a NUL (for C).
-    pub fn as_bytes(&mut self) -> &[u8] {
+    /// The text so far, NUL-terminated (for C).
+    pub fn as_cstr(&mut self) -> &core::ffi::CStr {
         self.buf[self.len] = 0;
-        &self.buf[..self.len]
+        // Text written through `Write` holds no NUL: `str`s can, but
+        // vitalloc never formats one that does; stop at the first anyway.
+        core::ffi::CStr::from_bytes_until_nul(&self.buf[..=self.len]).unwrap_or(c"")
     }
 }
 
@@ -67,22 +74,26 @@ pub fn misuse(call: &str, addr: usize, what: Misuse) -> ! {
         "vitalloc: {call}({addr:#x}): {}; aborting",
         what.describe()
     );
-    fatal(line.as_bytes())
+    fatal(line.as_cstr())
 }
 
-/// Hands `msg` to the hook, prints it on stderr and ends the program.
-pub fn fatal(msg: &[u8]) -> ! {
+/// Prints `msg`, hands it to the hook and ends the program.
+pub fn fatal(msg: &core::ffi::CStr) -> ! {
+    report(msg);
+    crate::sys::abort(msg.to_bytes())
+}
+
+/// Prints `msg` and hands it to the hook (if one is set); returns.
+pub fn report(msg: &core::ffi::CStr) {
+    crate::sys::print(msg);
     let hook = HOOK.load(Ordering::Acquire);
     if !hook.is_null() {
-        // SAFETY: only `set_hook` stores here, always an `ErrorHook`; `msg`
-        // is NUL-terminated by `Line::as_bytes`.
+        // SAFETY: only `set_hook` stores here, always an `ErrorHook`.
         unsafe {
             let f = core::mem::transmute::<*mut (), unsafe extern "C" fn(*const core::ffi::c_char)>(
                 hook,
             );
-            f(msg.as_ptr().cast());
+            f(msg.as_ptr());
         }
     }
-    crate::sys::write_stderr(msg);
-    crate::sys::abort(msg)
 }

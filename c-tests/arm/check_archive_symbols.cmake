@@ -16,7 +16,10 @@
 #  - __malloc_lock/__malloc_unlock are not defined (VitaSDK's mlock.o is
 #    always linked: a second definition is a duplicate-symbol error);
 #  - _newlib_heap_size_user appears, and only as a WEAK undefined reference
-#    (the program's own definition, if any, is read; none is imposed).
+#    (the program's own definition, if any, is read; none is imposed);
+#  - sceClibPrintf is referenced and newlib's output is not (write, _write_r,
+#    stdio): messages go to the kernel's debug output, which a developer
+#    sees on a retail Vita, and printing them never allocates.
 cmake_minimum_required(VERSION 3.13)
 
 foreach(v READELF ARCHIVE EXPORTS)
@@ -63,6 +66,7 @@ set(defined "")          # names defined GLOBAL or WEAK
 set(defined_members "")  # members holding them
 set(weak_defined "")
 set(heap_size_refs "")
+set(undefined "")        # names referenced, not defined
 set(nrows 0)
 foreach(line IN LISTS lines)
   if(line MATCHES "^File: .*\\(([^)]*)\\)$")
@@ -74,6 +78,9 @@ foreach(line IN LISTS lines)
     set(name "${CMAKE_MATCH_5}")
     if(name STREQUAL "_newlib_heap_size_user")
       list(APPEND heap_size_refs "${bind}/${ndx}")
+    endif()
+    if(ndx STREQUAL "UND")
+      list(APPEND undefined "${name}")
     endif()
     if((bind STREQUAL "GLOBAL" OR bind STREQUAL "WEAK") AND NOT ndx STREQUAL "UND")
       list(APPEND defined "${name}")
@@ -153,10 +160,22 @@ foreach(r IN LISTS heap_size_refs)
   endif()
 endforeach()
 
+list(FIND undefined sceClibPrintf i)
+if(i EQUAL -1)
+  string(APPEND errors "sceClibPrintf is not referenced (messages must go to the kernel's debug output)\n")
+endif()
+foreach(n write _write_r fwrite _fwrite_r fputs _fputs_r fprintf _fprintf_r printf _printf_r puts
+          vfprintf _vfprintf_r fiprintf _fiprintf_r iprintf)
+  list(FIND undefined "${n}" i)
+  if(NOT i EQUAL -1)
+    string(APPEND errors "${n} is referenced: vitalloc must print through sceClibPrintf only\n")
+  endif()
+endforeach()
+
 message("archive: ${ARCHIVE}")
 message("  ${ndefined} names defined, in member(s): ${members}")
 message("  _newlib_heap_size_user: ${heap_size_refs}")
 if(errors)
   message(FATAL_ERROR "FAIL:\n${errors}")
 endif()
-message("ok: exactly the ${ndefined} documented exports, one member, no __malloc_lock, weak _newlib_heap_size_user")
+message("ok: exactly the ${ndefined} documented exports, one member, no __malloc_lock, weak _newlib_heap_size_user, output through sceClibPrintf only")

@@ -17,6 +17,9 @@
  * there.
  */
 #include <unistd.h>
+#if !defined(__NEWLIB__)
+#include <sys/mman.h>
+#endif
 
 #include "vt_test.h"
 
@@ -83,9 +86,7 @@ static void *stack_pointer(void)
 
 /* ---- double frees ---- */
 SCENARIO(free_double_small) { free(freed_block(16)); }
-/* The last object of a slab: its slab went back to the heap at the first
- * free, so the second one finds no object there (reported as an invalid
- * pointer that may have been freed already). */
+/* The only object of its span: the span is empty after the first free. */
 SCENARIO(free_double_last_in_slab)
 {
 	unsigned char *p = malloc(200);
@@ -93,12 +94,66 @@ SCENARIO(free_double_last_in_slab)
 	free(p);
 	free(vt_ptr(p));
 }
+/* Far more objects than a thread keeps spans for, all freed: most spans go
+ * back to the page allocator and their segments to the system, so the
+ * second free finds free pages or memory given back -- still reported as a
+ * double free. */
+SCENARIO(free_double_small_released)
+{
+	static unsigned char *ps[2000];
+	for (int i = 0; i < 2000; i++)
+		ps[i] = live_block(200);
+	for (int i = 0; i < 2000; i++)
+		free(ps[i]);
+	announce(ps[1000]);
+	free(vt_ptr(ps[1000]));
+}
 SCENARIO(free_double_medium) { free(freed_block(5000)); }
 SCENARIO(free_double_large) { free(freed_block(4 * VT_MIB)); }
 SCENARIO(cfree_double) { cfree(freed_block(100)); }
 SCENARIO(free_r_double) { _free_r(&reent, freed_block(48)); }
 SCENARIO(vitalloc_free_double) { vitalloc_free(freed_block(5000)); }
 SCENARIO(realloc_double) { sink = realloc(freed_block(5000), 10); }
+SCENARIO(realloc_double_small) { sink = realloc(freed_block(40), 100); }
+SCENARIO(realloc_double_large) { sink = realloc(freed_block(4 * VT_MIB), 100); }
+SCENARIO(usable_size_double_small) { printf("%lu\n", (unsigned long)malloc_usable_size(freed_block(24))); }
+SCENARIO(usable_size_double_medium) { printf("%lu\n", (unsigned long)malloc_usable_size(freed_block(9000))); }
+
+/* Memory of another heap: a block from the system (a memblock on the Vita,
+ * mmap elsewhere), 16 bytes in, as another allocator would hand it out. */
+static void *other_heap_block(void)
+{
+	void *base = NULL;
+#if defined(__NEWLIB__)
+	/* The simulated kernel's (vita-headers' prototypes). */
+	extern int sceKernelAllocMemBlock(const char *, unsigned, unsigned, void *);
+	extern int sceKernelGetMemBlockBase(int, void **);
+	int uid = sceKernelAllocMemBlock("other_heap", 0x0C20D060u, 64 * 1024, NULL);
+	if (uid < 0 || sceKernelGetMemBlockBase(uid, &base) < 0)
+		base = NULL;
+#else
+	base = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		base = NULL;
+#endif
+	if (!base) {
+		printf("no memory for the other heap\n");
+		exit(3);
+	}
+	return (char *)base + 16;
+}
+SCENARIO(free_other_heap)
+{
+	void *p = other_heap_block();
+	announce(p);
+	free(p);
+}
+SCENARIO(realloc_other_heap)
+{
+	void *p = other_heap_block();
+	announce(p);
+	sink = realloc(p, 100);
+}
 
 /* ---- pointers vitalloc never returned ---- */
 SCENARIO(free_stack)

@@ -3,7 +3,8 @@
  * query, LwMutex, TLS, threads) for vitalloc's tests; see sim_kernel.h for
  * the API.
  *
- * Simulates: sceKernelAllocMemBlock & co. with the real type granularities,
+ * Simulates: sceClibPrintf (to stderr, the last line kept for tests);
+ * sceKernelAllocMemBlock & co. with the real type granularities,
  * budgets, the ~2048-block limit and the real error codes; LwMutex with
  * recursion and ownership; per-thread TLS slots below TPIDRURO and thread
  * identity/liveness (simulated threads on ARM). Deliberately stricter than
@@ -47,6 +48,7 @@
  */
 #include "sim_kernel.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h> /* abort */
@@ -95,7 +97,7 @@ static char *put_str(char *p, char *end, const char *s)
 	return p;
 }
 
-static char *put_hex(char *p, char *end, uintptr_t v)
+static char *put_xdigits(char *p, char *end, uintptr_t v)
 {
 	char tmp[2 * sizeof v];
 	int n = 0;
@@ -103,10 +105,14 @@ static char *put_hex(char *p, char *end, uintptr_t v)
 		tmp[n++] = "0123456789abcdef"[v & 15];
 		v >>= 4;
 	} while (v);
-	p = put_str(p, end, "0x");
 	while (n && p < end)
 		*p++ = tmp[--n];
 	return p;
+}
+
+static char *put_hex(char *p, char *end, uintptr_t v)
+{
+	return put_xdigits(put_str(p, end, "0x"), end, v);
 }
 
 /* "sim_kernel: <call>(work=0x...[ "name"]): <what>" then abort(). Called
@@ -439,6 +445,95 @@ int sceKernelGetFreeMemorySize(SceKernelFreeMemorySizeInfo *info)
 	info->size_phycont = clamp_int(budget[CLS_PHYCONT] - used[CLS_PHYCONT]);
 	UNLOCK();
 	return 0;
+}
+
+/* ------------------------------------------------------------- SceClib -- */
+/* sceClibPrintf: the kernel's debug output. Formatted here without stdio
+   (it allocates) into a stack buffer, written to stderr in one write(), and
+   kept (sim_clib_printf_last/count) so tests can check the exact text. */
+static char clib_last[SIM_CLIB_PRINTF_MAX];
+static unsigned clib_count;
+
+static char *put_udec(char *p, char *end, unsigned long long v)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
+
+int sceClibPrintf(const char *fmt, ...)
+{
+	char buf[SIM_CLIB_PRINTF_MAX], *p = buf, *end = buf + sizeof buf - 1;
+	va_list ap;
+	if (!fmt)
+		return SIM_ERR_ILLEGAL_ADDR;
+	va_start(ap, fmt);
+	for (const char *f = fmt; *f && p < end; f++) {
+		if (*f != '%') {
+			*p++ = *f;
+			continue;
+		}
+		switch (*++f) {
+		case 's': {
+			const char *a = va_arg(ap, const char *);
+			p = put_str(p, end, a ? a : "(null)");
+			break;
+		}
+		case 'd':
+		case 'i': {
+			int v = va_arg(ap, int);
+			if (v < 0 && p < end)
+				*p++ = '-';
+			p = put_udec(p, end, v < 0 ? -(unsigned long long)v : (unsigned long long)v);
+			break;
+		}
+		case 'u':
+			p = put_udec(p, end, va_arg(ap, unsigned));
+			break;
+		case 'x':
+			p = put_xdigits(p, end, va_arg(ap, unsigned));
+			break;
+		case 'p':
+			p = put_hex(p, end, (uintptr_t)va_arg(ap, void *));
+			break;
+		case 'c':
+			*p++ = (char)va_arg(ap, int);
+			break;
+		case '%':
+			*p++ = '%';
+			break;
+		default:
+			/* Strict: a conversion this simulator does not implement is
+			   a test bug, not something to print wrongly. */
+			va_end(ap);
+			report("sceClibPrintf", fmt, fmt, "conversion not simulated", 1);
+		}
+	}
+	va_end(ap);
+	*p = 0;
+	LOCK();
+	memcpy(clib_last, buf, (size_t)(p - buf) + 1);
+	clib_count++;
+	UNLOCK();
+	if (write(2, buf, (size_t)(p - buf)) < 0) { /* nowhere to report it */
+	}
+	return (int)(p - buf);
+}
+
+const char *sim_clib_printf_last(void)
+{
+	return clib_last;
+}
+
+unsigned sim_clib_printf_count(void)
+{
+	return clib_count;
 }
 
 /* ------------------------------------------------------------- LwMutex -- */

@@ -3,7 +3,7 @@
  *
  * Simulates the part of SceSysmem / SceLibKernel / SceThreadmgr that an
  * allocator uses (memblocks, free-memory query, LwMutex, TLS slots, thread
- * identity and liveness), with the prototypes of vita-headers, for ARM
+ * identity and liveness, sceClibPrintf), with the prototypes of vita-headers, for ARM
  * programs under qemu-arm (newlib + rdimon) and for host (x86_64, glibc)
  * programs. It is strict where the real kernel is strict, and stricter
  * where that catches bugs (see sim_kernel.c).
@@ -162,6 +162,14 @@ SceUID sceKernelFindMemBlockByAddr(const void *addr, SceSize size);
 int sceKernelGetMemBlockInfoByAddr(void *base, SceKernelMemBlockInfo *info);
 int sceKernelGetFreeMemorySize(SceKernelFreeMemorySizeInfo *info);
 
+/* SceLibKernel's debug output (psp2/kernel/clib.h). Conversions %s %d %i
+   %u %x %p %c %% without flags or widths (anything else aborts: not
+   simulated); at most SIM_CLIB_PRINTF_MAX - 1 characters, the rest cut.
+   Written to stderr in one write(); the text is kept for
+   sim_clib_printf_last(). Returns the characters written. */
+#define SIM_CLIB_PRINTF_MAX 512
+int sceClibPrintf(const char *fmt, ...);
+
 int sceKernelCreateLwMutex(SceKernelLwMutexWork *work, const char *name, unsigned int attr, int initCount, const void *opt);
 int sceKernelDeleteLwMutex(SceKernelLwMutexWork *work);
 int sceKernelLockLwMutex(SceKernelLwMutexWork *work, int count, unsigned int *timeout);
@@ -224,6 +232,10 @@ void sim_reset_peaks(void); /* peaks := current live values */
 int sim_live_block(unsigned i, sim_block_t *out);
 /* Lock count of a live LwMutex (0 = unlocked), -1 if the work area holds none. */
 int sim_lwmutex_count(const SceKernelLwMutexWork *work);
+/* The text of the last sceClibPrintf call ("" before the first), and how
+   many calls there were. */
+const char *sim_clib_printf_last(void);
+unsigned sim_clib_printf_count(void);
 /* On LwMutex misuse, call hook(message) instead of printing and
    abort()ing; the hook may longjmp out (the simulator holds no lock then).
    NULL restores the default. For the simulator's own tests. */

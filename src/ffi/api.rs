@@ -224,14 +224,15 @@ pub fn set_limit(bytes: usize) {
     })
 }
 
-/// Walks the heap; prints the first broken invariant on stderr.
+/// Walks the heap; reports the first broken invariant (printed, then the
+/// error hook) and returns 1, or 0 if all hold.
 pub fn check() -> c_int {
     match HEAP.check() {
         Ok(()) => 0,
-        Err(what) => {
+        Err(broken) => {
             let mut line = Line::new();
-            let _ = writeln!(line, "vitalloc_check: {what}");
-            sys::write_stderr(line.as_bytes());
+            let _ = writeln!(line, "vitalloc: vitalloc_check: {broken}");
+            crate::report::report(line.as_cstr());
             1
         }
     }
@@ -249,7 +250,7 @@ pub fn print_stats(title: Option<*const c_char>) {
             "Memory allocation statistics {}",
             t.to_str().unwrap_or("?")
         );
-        sys::write_stderr(line.as_bytes());
+        sys::print(line.as_cstr());
         line = Line::new();
     }
     let _ = write!(
@@ -257,14 +258,14 @@ pub fn print_stats(title: Option<*const c_char>) {
         "max system bytes = {:10}\nsystem bytes     = {:10}\nin use bytes     = {:10}\n",
         s.reserved_peak, s.reserved, s.in_use
     );
-    sys::write_stderr(line.as_bytes());
+    sys::print(line.as_cstr());
     let mut line = Line::new();
     let _ = writeln!(
         line,
         "vitalloc: {} allocations, {} segments, {} large blocks, {} source blocks, peak in use {}",
         s.allocations, s.segments, s.large_blocks, s.source_blocks, s.in_use_peak
     );
-    sys::write_stderr(line.as_bytes());
+    sys::print(line.as_cstr());
 }
 
 const _: () = assert!(MIN_ALIGN >= size_of::<*mut c_void>());

@@ -113,9 +113,13 @@ pub unsafe extern "C" fn vitalloc_stats(out: *mut Stats) {
     }
 }
 
-/// Walks the whole heap and verifies every invariant (block chains, free
-/// lists, slabs, page map, statistics). Returns 0 when all hold; otherwise
-/// prints the first violation on stderr and returns 1. Slow (proportional
+/// Walks the whole heap and verifies every invariant (segments and their
+/// page runs, the page map, spans and their free lists, thread heaps, large
+/// blocks, statistics). Returns 0 when all hold; otherwise reports the
+/// first violation in one line naming the structure and the address, e.g.
+/// "vitalloc: vitalloc_check: span: a free object was written to (write
+/// after free?) (at 0x81234560)" -- printed (stderr; `sceClibPrintf` on the
+/// Vita) and passed to the error hook -- and returns 1. Slow (proportional
 /// to the heap's size): for tests and debugging. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn vitalloc_check() -> c_int {
@@ -150,10 +154,12 @@ pub extern "C" fn vitalloc_set_limit(bytes: usize) {
     api::set_limit(bytes)
 }
 
-/// Installs `hook` (NULL removes it): called with the one-line message when
-/// vitalloc detects a misuse it cannot survive, before the program is
-/// aborted (on the Vita, a chance to show the message on screen or write it
-/// to a file). The hook must not call vitalloc. Thread-safe.
+/// Installs `hook` (NULL removes it): called with the one-line message,
+/// after it was printed, when vitalloc detects a misuse it cannot survive
+/// (then the program is aborted: on the Vita, the hook is a chance to show
+/// the message on screen or write it to a file) and when `vitalloc_check`
+/// finds a broken invariant (then `vitalloc_check` returns 1). The hook must
+/// not call vitalloc. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn vitalloc_set_error_hook(hook: ErrorHook) {
     crate::report::set_hook(hook)

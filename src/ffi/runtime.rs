@@ -8,7 +8,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write;
     let mut line = crate::report::Line::new();
     let _ = writeln!(line, "vitalloc: internal error: {}", info.message());
-    crate::report::fatal(line.as_bytes())
+    crate::report::fatal(line.as_cstr())
 }
 
 #[unsafe(no_mangle)]

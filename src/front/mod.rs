@@ -209,10 +209,9 @@ unsafe fn free_foreign<S: BlockSource>(
                     Ok(())
                 });
             }
-            // A page-aligned pointer at the start of a free run is most
-            // likely a medium block freed before.
-            KIND_FREE if (*span).base == p => return Err(Misuse::DoubleFree),
-            _ => return Err(Misuse::InvalidPointer),
+            // Free pages: a block freed before (small or medium).
+            KIND_FREE => return Err(Misuse::in_free_run(p)),
+            _ => return Err(sh.with(|h| h.misuse_outside(p))),
         }
         if !(*span).is_object(p) {
             return Err(Misuse::InvalidPointer);
@@ -351,7 +350,8 @@ pub unsafe fn usable_size<S: BlockSource>(
                 Ok((*span).obj_size())
             }
             KIND_MEDIUM | KIND_LARGE => sh.with(|h| h.block_usable(span, p)),
-            _ => Err(Misuse::InvalidPointer),
+            KIND_FREE => Err(Misuse::in_free_run(p)),
+            _ => Err(sh.with(|h| h.misuse_outside(p))),
         }
     }
 }
@@ -419,8 +419,8 @@ pub unsafe fn realloc<S: BlockSource>(
                     Err(e) => return Err(e),
                 }
             }
-            KIND_FREE if (*span).base == p => return Err(Misuse::DoubleFree),
-            _ => return Err(Misuse::InvalidPointer),
+            KIND_FREE => return Err(Misuse::in_free_run(p)),
+            _ => return Err(sh.with(|h| h.misuse_outside(p))),
         };
         let q = if size <= SMALL_MAX {
             let q = malloc(lh, sh, size);
@@ -465,7 +465,7 @@ pub fn stats<S: BlockSource>(sh: &impl Shared<S>) -> Stats {
 pub unsafe fn check<S: BlockSource>(
     lh: *mut LocalHeap,
     sh: &impl Shared<S>,
-) -> Result<(), &'static str> {
+) -> Result<(), crate::heap::Broken> {
     // SAFETY: forwarded.
     sh.with(|h| unsafe { h.check(lh) })
 }

@@ -13,7 +13,33 @@ use super::segments::Segment;
 use super::span::{FULL, KIND_FREE, KIND_MEDIUM, KIND_SMALL, NO_OWNER, NONE, Span};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
+use core::fmt;
 use core::sync::atomic::Ordering;
+
+/// The first broken invariant [`Heap::check`] found: which structure and
+/// what is wrong with it (`what`), and the address of the record, page or
+/// object where it was seen (`at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Broken {
+    /// The structure and the invariant, in words.
+    pub what: &'static str,
+    /// Where: a span, segment, page, object or thread heap.
+    pub at: usize,
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at {:#x})", self.what, self.at)
+    }
+}
+
+/// `Err(Broken { what, at })`.
+pub fn broken<T, P>(what: &'static str, at: *const P) -> Result<T, Broken> {
+    Err(Broken {
+        what,
+        at: at as usize,
+    })
+}
 
 impl<S: BlockSource> Heap<S> {
     /// Verifies every heap invariant: segments and their runs, the page
@@ -24,7 +50,7 @@ impl<S: BlockSource> Heap<S> {
     ///
     /// # Safety
     /// `me` is null or the caller's thread heap (or one whose thread cannot run).
-    pub unsafe fn check(&mut self, me: *mut LocalHeap) -> Result<(), &'static str> {
+    pub unsafe fn check(&mut self, me: *mut LocalHeap) -> Result<(), Broken> {
         self.pages.check()?;
         let me_id = LocalHeap::id(me);
         let (mut seg_bytes, mut segments, mut medium_pages, mut medium_blocks) = (0, 0, 0, 0);
@@ -35,7 +61,7 @@ impl<S: BlockSource> Heap<S> {
         unsafe {
             while !seg.is_null() {
                 if (*seg).prev != prev_seg {
-                    return Err("segment list links are broken");
+                    return broken("segment list links are broken", seg);
                 }
                 let base = (*seg).block.base.as_ptr() as usize;
                 let end = base + (*seg).block.size;
@@ -46,24 +72,31 @@ impl<S: BlockSource> Heap<S> {
                 while a < end {
                     let s = self.map.get(a);
                     if s == NONE || (*s).base as usize != a || (*s).seg != seg as usize {
-                        return Err(
+                        return broken(
                             "page map: a segment's run does not start where the last ended",
+                            a as *const u8,
                         );
                     }
                     let pages = (*s).pages;
                     if pages == 0 || a + pages * PAGE_SIZE > end {
-                        return Err("a run leaves its segment");
+                        return broken("segment: a run leaves its segment", a as *const u8);
                     }
                     match (*s).kind {
                         KIND_FREE => {
                             if prev_free {
-                                return Err("two adjacent free runs were not merged");
+                                return broken(
+                                    "page allocator: two adjacent free runs were not merged",
+                                    a as *const u8,
+                                );
                             }
                             for i in 1..pages {
                                 let e = self.map.get(a + i * PAGE_SIZE);
                                 let want = if i == pages - 1 { s } else { NONE };
                                 if e != want {
-                                    return Err("page map: a free run's pages are marked wrongly");
+                                    return broken(
+                                        "page map: a free run's pages are marked wrongly",
+                                        (a + i * PAGE_SIZE) as *const u8,
+                                    );
                                 }
                             }
                         }
@@ -73,12 +106,18 @@ impl<S: BlockSource> Heap<S> {
                             }
                             for i in 1..pages {
                                 if self.map.get(a + i * PAGE_SIZE) != s {
-                                    return Err("page map: a span's page is not marked");
+                                    return broken(
+                                        "page map: a span's page is not marked",
+                                        (a + i * PAGE_SIZE) as *const u8,
+                                    );
                                 }
                             }
                             if (*s).kind == KIND_MEDIUM {
                                 if (*s).start != (*s).base {
-                                    return Err("medium block's pointer is not its first page");
+                                    return broken(
+                                        "medium block: its pointer is not its first page",
+                                        s,
+                                    );
                                 }
                                 medium_pages += pages;
                                 medium_blocks += 1;
@@ -89,7 +128,7 @@ impl<S: BlockSource> Heap<S> {
                                 }
                             }
                         }
-                        _ => return Err("a segment page has an impossible span kind"),
+                        _ => return broken("segment: a page has an impossible span kind", s),
                     }
                     prev_free = (*s).kind == KIND_FREE;
                     if !prev_free {
@@ -98,7 +137,7 @@ impl<S: BlockSource> Heap<S> {
                     a += pages * PAGE_SIZE;
                 }
                 if used_pages != (*seg).used_pages || span_pages != (*seg).span_pages {
-                    return Err("segment: its count of pages in use is wrong");
+                    return broken("segment: its count of pages in use is wrong", seg);
                 }
                 seg_bytes += (*seg).block.size;
                 segments += 1;
@@ -112,7 +151,7 @@ impl<S: BlockSource> Heap<S> {
                         || (*s).class as usize != cls
                         || (*s).owner.load(Ordering::Relaxed) != NO_OWNER
                     {
-                        return Err("abandoned list holds a wrong span");
+                        return broken("abandoned spans: the list holds a wrong span", s);
                     }
                     s = (*s).next;
                 }
@@ -124,7 +163,7 @@ impl<S: BlockSource> Heap<S> {
             let mut prev: *mut LocalHeap = core::ptr::null_mut();
             while !lh.is_null() {
                 if (*lh).prev != prev {
-                    return Err("thread-heap registry links are broken");
+                    return broken("thread-heap registry: links are broken", lh);
                 }
                 prev = lh;
                 lh = (*lh).next;
@@ -134,23 +173,23 @@ impl<S: BlockSource> Heap<S> {
         let spare = self.spare_large.map_or(0, |b| b.size);
         let st = self.stats;
         if seg_bytes != self.segment_bytes || segments != st.segments {
-            return Err("statistics: segment count or bytes are wrong");
+            return broken("statistics: segment count or bytes are wrong", self);
         }
         if large != st.large_blocks || large_use != self.large_bytes_in_use {
-            return Err("statistics: large-block count or bytes are wrong");
+            return broken("statistics: large-block count or bytes are wrong", self);
         }
         if medium_pages != self.medium_pages || medium_blocks != self.medium_blocks {
-            return Err("statistics: medium block count or pages are wrong");
+            return broken("statistics: medium block count or pages are wrong", self);
         }
         if seg_bytes + large_bytes + spare + self.meta.bytes != st.reserved {
-            return Err("statistics: reserved bytes are wrong");
+            return broken("statistics: reserved bytes are wrong", self);
         }
         let blocks = segments + large + self.spare_large.is_some() as usize + self.meta.blocks;
         if blocks != st.source_blocks {
-            return Err("statistics: source block count is wrong");
+            return broken("statistics: source block count is wrong", self);
         }
         if st.reserved > st.reserved_peak {
-            return Err("statistics: a peak is below the current value");
+            return broken("statistics: a peak is below the current value", self);
         }
         Ok(())
     }
@@ -160,7 +199,7 @@ impl<S: BlockSource> Heap<S> {
 ///
 /// # Safety
 /// The caller owns `lh` (or its thread cannot run).
-unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), &'static str> {
+unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), Broken> {
     // SAFETY: per the caller.
     unsafe {
         let id = LocalHeap::id(lh);
@@ -168,7 +207,10 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), &'static str> {
             let size = i * 8;
             let cls = super::classes::class_of(size.min(DIRECT_MAX));
             if (*lh).direct[i] != (*lh).current[cls] {
-                return Err("thread heap: a direct entry disagrees with its class's span");
+                return broken(
+                    "thread heap: a direct entry disagrees with its class's span",
+                    lh,
+                );
             }
         }
         for cls in 0..CLASS_COUNT {
@@ -178,7 +220,7 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), &'static str> {
                     || (*cur).class as usize != cls
                     || (*cur).owner.load(Ordering::Relaxed) != id)
             {
-                return Err("thread heap: a current span is wrong");
+                return broken("thread heap: a current span is wrong", cur);
             }
             let mut sp = (*lh).spare[cls];
             while !sp.is_null() {
@@ -187,7 +229,7 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), &'static str> {
                     || (*sp).owner.load(Ordering::Relaxed) != id
                     || (*sp).used != 0
                 {
-                    return Err("thread heap: a spare span is wrong");
+                    return broken("thread heap: a spare span is wrong", sp);
                 }
                 sp = (*sp).next;
             }
@@ -200,7 +242,10 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), &'static str> {
                     || (*s).owner.load(Ordering::Relaxed) != id
                     || (*s).free.is_null()
                 {
-                    return Err("thread heap: a queue holds a wrong span or its links are broken");
+                    return broken(
+                        "thread heap: a queue holds a wrong span or its links are broken",
+                        s,
+                    );
                 }
                 prev = s;
                 s = (*s).next;

@@ -74,6 +74,10 @@ pub const LIVENESS_SCAN_INTERVAL: u32 = 256;
 /// empty (even as a thread's current span), letting the segment go back.
 pub const PIN_CHECK_PAGES: usize = 256;
 
+/// Ranges given back to the source that the heap remembers, so that a free
+/// into one is reported as a double free (`released.rs`): 16 × 8 bytes.
+pub const RELEASED_KEPT: usize = 16;
+
 /// Pages of empty spans a thread heap keeps aside for reuse (64 KiB): the
 /// bound on what a thread holds beyond its current spans.
 pub const SPARE_PAGES: usize = 16;

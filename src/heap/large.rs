@@ -11,6 +11,7 @@
 //! heap's segment code obtains and releases them.
 
 use super::Heap;
+use super::check::{Broken, broken};
 use super::config::{MIN_ALIGN, PAGE_SIZE};
 use super::meta::Pool;
 use super::span::{self, KIND_LARGE, NONE, Span};
@@ -141,7 +142,7 @@ impl<S: BlockSource> Heap<S> {
     }
 
     /// Walks the large-block list. Returns (blocks, bytes, usable bytes).
-    pub(super) fn check_large(&self) -> Result<(usize, usize, usize), &'static str> {
+    pub(super) fn check_large(&self) -> Result<(usize, usize, usize), Broken> {
         let (mut n, mut bytes, mut use_) = (0, 0, 0);
         let mut l = self.large;
         let mut prev: *mut Span = ptr::null_mut();
@@ -149,11 +150,11 @@ impl<S: BlockSource> Heap<S> {
         unsafe {
             while !l.is_null() {
                 if (*l).kind != KIND_LARGE || (*l).prev != prev {
-                    return Err("large-block list is broken");
+                    return broken("large blocks: the list is broken", l);
                 }
                 for i in 0..marked_pages(l) {
                     if self.map.get((*l).base as usize + i * PAGE_SIZE) != l {
-                        return Err("page map: a large block's page is not marked");
+                        return broken("page map: a large block's page is not marked", l);
                     }
                 }
                 n += 1;

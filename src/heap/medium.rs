@@ -7,7 +7,7 @@ use super::config::*;
 use super::large;
 use super::meta::Pool;
 use super::segments::Segment;
-use super::span::{KIND_LARGE, KIND_MEDIUM, Span};
+use super::span::{KIND_FREE, KIND_LARGE, KIND_MEDIUM, Span};
 use super::{Heap, Misuse};
 use crate::source::BlockSource;
 use core::ptr;
@@ -58,6 +58,8 @@ impl<S: BlockSource> Heap<S> {
         unsafe {
             match (*s).kind {
                 KIND_MEDIUM | KIND_LARGE if (*s).start == p => Ok(()),
+                // Freed meanwhile by another thread: a double free.
+                KIND_FREE => Err(Misuse::in_free_run(p)),
                 _ => Err(Misuse::InvalidPointer),
             }
         }

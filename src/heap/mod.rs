@@ -31,6 +31,8 @@ pub(crate) mod pagemap;
 /// cbindgen:ignore
 pub(crate) mod pages;
 /// cbindgen:ignore
+mod released;
+/// cbindgen:ignore
 mod segments;
 /// cbindgen:ignore
 mod small;
@@ -43,6 +45,7 @@ mod threads;
 #[cfg(test)]
 mod tests;
 
+pub use check::Broken;
 pub use stats::{MallInfo, Stats};
 
 use crate::front::local::{Counters, LocalHeap};
@@ -57,6 +60,53 @@ use pages::Pages;
 use segments::Segment;
 use span::{KIND_FREE, Span};
 
+impl<S: BlockSource> Heap<S> {
+    /// What a pointer whose page the page map does not know is: inside
+    /// one of the heap's segments, it is in the middle of a free page run
+    /// (only a run's end pages are mapped), and in a range given back
+    /// recently (or in the spare large block), its memory went back to the
+    /// source -- all a block freed before, if aligned as blocks are. Otherwise the heap never returned
+    /// it. O(segments): the error path only.
+    pub fn misuse_outside(&self, p: *mut u8) -> Misuse {
+        let a = p as usize;
+        let mut seg = self.segments;
+        // SAFETY: the segment list holds live records (under the lock).
+        let in_segment = unsafe {
+            loop {
+                if seg.is_null() {
+                    break false;
+                }
+                let base = (*seg).block.base.as_ptr() as usize;
+                if base <= a && a < base + (*seg).block.size {
+                    break true;
+                }
+                seg = (*seg).next;
+            }
+        };
+        let in_spare = self.spare_large.is_some_and(|b| {
+            (b.base.as_ptr() as usize..b.base.as_ptr() as usize + b.size).contains(&a)
+        });
+        if in_segment || in_spare || self.released.contains(a) {
+            Misuse::in_free_run(p)
+        } else {
+            Misuse::InvalidPointer
+        }
+    }
+}
+
+impl Misuse {
+    /// What a pointer into a free page run is: memory that was a block
+    /// (any pointer a program holds there is a freed block's) unless it is
+    /// not even aligned as blocks are.
+    pub fn in_free_run(p: *mut u8) -> Misuse {
+        if (p as usize) % MIN_ALIGN == 0 {
+            Misuse::FreedMemory
+        } else {
+            Misuse::InvalidPointer
+        }
+    }
+}
+
 /// A misuse of the allocator detected on a pointer the caller passed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Misuse {
@@ -64,6 +114,10 @@ pub enum Misuse {
     InvalidPointer,
     /// The block is already free.
     DoubleFree,
+    /// The pointer is into free pages of the heap: its block was freed and
+    /// its memory went back to the page allocator (a double free, or a
+    /// stale pointer into a block freed before).
+    FreedMemory,
 }
 
 impl Misuse {
@@ -74,6 +128,7 @@ impl Misuse {
                 "invalid pointer (not returned by vitalloc, not the start of a block, or already freed)"
             }
             Misuse::DoubleFree => "double free (the block is already free)",
+            Misuse::FreedMemory => "double free (the block's memory is already free)",
         }
     }
 }
@@ -186,6 +241,8 @@ pub struct Heap<S: BlockSource> {
     /// [`Heap::set_single_block`]); `single_size` is its requested size.
     single: Option<Block>,
     single_size: usize,
+    /// Ranges recently given back (error messages only).
+    released: released::Released,
     source: S,
 }
 
@@ -236,6 +293,7 @@ impl<S: BlockSource> Heap<S> {
             hook_user: ptr::null_mut(),
             single: None,
             single_size: 0,
+            released: released::Released::new(),
             source,
         }
     }

@@ -18,6 +18,7 @@
 //! are adjacent; a run is in the bin its size maps to; `free_pages` is the
 //! sum of the runs' pages.
 
+use super::check::{Broken, broken};
 use super::config::PAGE_SIZE;
 use super::meta::{Meta, Pool};
 use super::pagemap::PageMap;
@@ -253,7 +254,7 @@ impl Pages {
 
     /// Walks every bin: each run is free, in the right bin, and the counts
     /// add up. O(free runs).
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), Broken> {
         let (mut pages, mut runs) = (0, 0);
         for (b, &head) in self.bins.iter().enumerate() {
             let mut r = head;
@@ -262,8 +263,9 @@ impl Pages {
             unsafe {
                 while !r.is_null() {
                     if (*r).kind != KIND_FREE || bin_of((*r).pages) != b || (*r).prev != prev {
-                        return Err(
+                        return broken(
                             "page allocator: a bin holds a wrong run or its links are broken",
+                            r,
                         );
                     }
                     pages += (*r).pages;
@@ -274,11 +276,11 @@ impl Pages {
             }
             let bit = self.bitmap[b / 64] >> (b % 64) & 1 != 0;
             if bit == head.is_null() {
-                return Err("page allocator: bitmap disagrees with the bins");
+                return broken("page allocator: its bitmap disagrees with the bins", self);
             }
         }
         if pages != self.free_pages || runs != self.free_runs {
-            return Err("page allocator: free page counts are wrong");
+            return broken("page allocator: its free page counts are wrong", self);
         }
         Ok(())
     }

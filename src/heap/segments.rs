@@ -377,6 +377,8 @@ impl<S: BlockSource> Heap<S> {
 
     /// Accounts for (and reports) a block just obtained from the source.
     fn note_acquired(&mut self, block: Block, kind: BlockKind) {
+        self.released
+            .reused(block.base.as_ptr() as usize, block.size);
         self.stats.reserved += block.size;
         self.stats.source_blocks += 1;
         if self.stats.reserved > self.stats.reserved_peak {
@@ -391,6 +393,7 @@ impl<S: BlockSource> Heap<S> {
     /// Nothing uses the block any more.
     pub(super) unsafe fn release(&mut self, block: Block, kind: BlockKind) {
         self.notify(BLOCK_RELEASED, block, kind);
+        self.released.note(block.base.as_ptr() as usize, block.size);
         self.stats.reserved -= block.size;
         self.stats.source_blocks -= 1;
         // SAFETY: per the caller.

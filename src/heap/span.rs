@@ -29,6 +29,7 @@
 //! more than one span's list (and that only in `contains_free`, on the
 //! cold path of a suspected double free, and in `check`).
 
+use super::check::{Broken, broken};
 use super::classes::{self, CLASS_SIZE};
 use super::config::PAGE_SIZE;
 use core::ptr;
@@ -294,7 +295,7 @@ impl Span {
     /// # Safety
     /// Nothing else touches the span's lists meanwhile (the caller owns it,
     /// or no thread runs).
-    pub unsafe fn check_small(this: *mut Span) -> Result<(), &'static str> {
+    pub unsafe fn check_small(this: *mut Span) -> Result<(), Broken> {
         // SAFETY: per the caller.
         unsafe {
             let s = &*this;
@@ -302,7 +303,7 @@ impl Span {
                 || s.bytes() > super::config::SPAN_MAX_PAGES * PAGE_SIZE
                 || s.cap() != s.bytes() / s.obj_size()
             {
-                return Err("span: bad class or page count");
+                return broken("span: bad class or page count", this);
             }
             let mut lists = [0usize; 2];
             for (k, head) in [s.free, s.thread_free.load(Ordering::Acquire)]
@@ -315,20 +316,20 @@ impl Span {
                         || f as usize >= s.end()
                         || !s.is_object(f.cast())
                     {
-                        return Err("span: a free list points outside the span's objects");
+                        return broken("span: a free list points outside the span's objects", f);
                     }
                     if (*f).mark != this as usize {
-                        return Err("span: a free object was written to (use after free?)");
+                        return broken("span: a free object was written to (write after free?)", f);
                     }
                     lists[k] += 1;
                     if lists[k] > s.cap() {
-                        return Err("span: a free list loops");
+                        return broken("span: a free list loops", this);
                     }
                     f = (*f).next;
                 }
             }
             if lists[0] + s.used as usize != s.cap() || lists[1] > s.used as usize {
-                return Err("span: used count disagrees with the free lists");
+                return broken("span: its used count disagrees with its free lists", this);
             }
         }
         Ok(())

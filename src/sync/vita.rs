@@ -26,7 +26,7 @@ fn kernel_failure(call: &str, code: i32) -> ! {
         "vitalloc: {call}() failed with {:#010x}; aborting",
         code as u32
     );
-    crate::report::fatal(line.as_bytes())
+    crate::report::fatal(line.as_cstr())
 }
 
 /// A kernel LwMutex.

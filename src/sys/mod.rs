@@ -1,6 +1,7 @@
-//! The few C-library services vitalloc needs besides memory: writing a line
-//! to stderr, ending the program, and `errno`. Each platform's version lives
-//! here and nowhere else. Nothing here may allocate.
+//! The few C-library services vitalloc needs besides memory: printing a
+//! line where the developer sees it, ending the program, and `errno`. Each
+//! platform's version lives here and nowhere else. Nothing here may
+//! allocate or take the heap's lock.
 // errno is only set by the C API (feature `c-api`).
 #![cfg_attr(not(feature = "c-api"), allow(dead_code))]
 
@@ -10,10 +11,13 @@ pub mod vita;
 
 #[cfg(all(unix, not(target_os = "vita")))]
 mod imp {
-    pub fn write_stderr(msg: &[u8]) {
+    use core::ffi::CStr;
+    /// Host: stderr.
+    pub fn print(msg: &CStr) {
+        let b = msg.to_bytes();
         // SAFETY: writes a valid buffer to fd 2; errors are ignored (there is
         // nowhere left to report them).
-        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+        unsafe { libc::write(2, b.as_ptr().cast(), b.len()) };
     }
     pub fn abort(_msg: &[u8]) -> ! {
         // SAFETY: abort has no preconditions.
@@ -29,16 +33,20 @@ mod imp {
 
 #[cfg(target_os = "vita")]
 mod imp {
+    use core::ffi::CStr;
     mod newlib {
         unsafe extern "C" {
-            pub fn write(fd: i32, buf: *const u8, n: usize) -> isize;
             pub fn abort() -> !;
             pub fn __errno() -> *mut i32;
         }
     }
-    pub fn write_stderr(msg: &[u8]) {
-        // SAFETY: newlib's write with a valid buffer.
-        unsafe { newlib::write(2, msg.as_ptr(), msg.len()) };
+    /// Vita: `sceClibPrintf`, the kernel's debug output, which a developer
+    /// sees with catlog, PrincessLog or psp2shell on a retail unit; newlib's
+    /// stderr goes to `tty0:`, which nobody sees there, and its stdio may
+    /// allocate or lock (DESIGN.md §2).
+    pub fn print(msg: &CStr) {
+        // SAFETY: a constant format taking one NUL-terminated string.
+        unsafe { super::vita::sceClibPrintf(c"%s".as_ptr(), msg.as_ptr()) };
     }
     pub fn abort(_msg: &[u8]) -> ! {
         // SAFETY: newlib's abort has no preconditions.
@@ -54,7 +62,7 @@ mod imp {
 
 #[cfg(not(any(unix, target_os = "vita")))]
 mod imp {
-    pub fn write_stderr(_msg: &[u8]) {}
+    pub fn print(_msg: &core::ffi::CStr) {}
     pub fn abort(msg: &[u8]) -> ! {
         panic!(
             "{}",

@@ -216,7 +216,7 @@ pub fn register_thread() -> i32 {
                 official,
                 vita_slot() as usize
             );
-            crate::report::fatal(line.as_bytes());
+            crate::report::fatal(line.as_cstr());
         }
         tid
     }

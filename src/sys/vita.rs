@@ -1,6 +1,7 @@
 //! Bindings to the Vita kernel calls vitalloc uses (DESIGN.md §2), declared
 //! here with vita-headers' types (`psp2/kernel/sysmem.h`,
-//! `psp2/kernel/threadmgr/lw_mutex.h`, `psp2/kernel/threadmgr/thread.h`). No stub library is linked: VitaSDK's
+//! `psp2/kernel/threadmgr/lw_mutex.h`, `psp2/kernel/threadmgr/thread.h`,
+//! `psp2/kernel/clib.h`). No stub library is linked: VitaSDK's
 //! default link line brings `SceSysmem_stub` and `SceLibKernel_stub`.
 //! Nothing but these declarations and their constants lives here.
 
@@ -64,6 +65,9 @@ pub struct SceKernelThreadInfo {
 const _: () = assert!(size_of::<SceKernelThreadInfo>() == 0x80);
 
 unsafe extern "C" {
+    /// SceLibKernel's printf to the kernel's debug output (catlog,
+    /// PrincessLog, psp2shell); it does not allocate (DESIGN.md §2).
+    pub fn sceClibPrintf(fmt: *const c_char, ...) -> c_int;
     pub fn sceKernelGetThreadId() -> SceUID;
     pub fn sceKernelGetThreadInfo(thid: SceUID, info: *mut SceKernelThreadInfo) -> c_int;
     pub fn sceKernelGetTLSAddr(key: c_int) -> *mut c_void;
