@@ -2,7 +2,7 @@
 //! span of each class takes.
 //!
 //! ```text
-//!  sizes:  MIN_ALIGN, 2*MIN_ALIGN, ... 64 | 80 96 112 128 | 160 ... 256 | ... | ... 32768
+//!  sizes:  MIN_ALIGN, 2*MIN_ALIGN, ... 64 | 80 96 112 128 | 160 ... 256 | ... | ... SMALL_MAX
 //!          (one step of MIN_ALIGN)        (four classes per doubling: at most 25 % rounding)
 //!  class_of(size <= DIRECT_MAX) = CLASS_OF[(size + 7) / 8]      one load
 //!  class_of(larger)             = from the position of the top bit  a few ALU ops

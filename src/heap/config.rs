@@ -16,14 +16,20 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 
 /// Largest request served from size-class spans (per-thread, lock-free).
-/// Above it, requests take whole pages (medium) or a source block (large):
-/// at 32 KiB a medium block wastes at most 1/8 to page rounding.
-pub const SMALL_MAX: usize = 32 << 10;
+/// Above it, requests take whole pages (medium) or a source block (large).
+/// Every class a program touches costs at least one span: with classes up
+/// to 32 KiB that was 420 KiB for all of them, and Lua's string workload
+/// held 1.93x newlib's sbrk mark; at 8 KiB it holds 1.55x (bench/arm, the
+/// other workloads within one segment of before). Above 8 KiB, page
+/// rounding (4 KiB steps) is at most half a class step coarser.
+pub const SMALL_MAX: usize = 8 << 10;
 /// Largest request whose class comes from a table indexed by `(size+7)/8`
 /// (the quickest path; larger small requests compute their class).
 pub const DIRECT_MAX: usize = 1024;
-/// Largest span, in pages (a span of the biggest class holds one object).
-pub const SPAN_MAX_PAGES: usize = SMALL_MAX / PAGE_SIZE;
+/// Largest span of a class's base size, in pages: a class whose objects
+/// leave a big tail in fewer pages (7168 B: 7 pages, 4 objects) takes up
+/// to this many. At most 32 KiB (`classes::recip` is exact up to there).
+pub const SPAN_MAX_PAGES: usize = 8;
 
 /// Default size from which a request gets a source block of its own
 /// (`mallopt(M_MMAP_THRESHOLD)` changes it).
