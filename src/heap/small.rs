@@ -78,6 +78,11 @@ impl<S: BlockSource> Heap<S> {
         // SAFETY: per the caller.
         unsafe {
             (*lh).counters.allocs = (*lh).counters.allocs.wrapping_add((*span).allocs as u64);
+            // A span emptied with no room to keep it: the class's demand
+            // fell, so its next span is half as large (down to the base).
+            let cls = (*span).class as usize;
+            let base = classes::CLASS_PAGES[cls];
+            (*lh).span_pages[cls] = ((*lh).span_pages[cls] / 2).max(base);
             self.free_run(span);
         }
     }
