@@ -43,7 +43,7 @@ mod threads;
 #[cfg(test)]
 mod tests;
 
-pub use stats::{MallInfo, Stats};
+pub use stats::{ClassStats, MallInfo, Stats};
 
 use crate::front::local::{Counters, LocalHeap};
 use crate::source::{Block, BlockSource};
