@@ -179,6 +179,11 @@ impl<L: RawLock> Debug<L> {
         }
     }
 
+    /// The lock itself (for fork handlers: taken before the heap's).
+    pub fn raw_lock(&self) -> &L {
+        &self.lock
+    }
+
     /// Runs `f` on the state with the lock held.
     fn with<R>(&self, f: impl FnOnce(&mut State_) -> R) -> R {
         self.lock.lock();
@@ -327,10 +332,23 @@ impl<L: RawLock> Debug<L> {
             let m = unsafe { a.usable_size(p as *mut u8) }.err();
             Fault::Misuse(m.unwrap_or(Misuse::InvalidPointer))
         };
-        if p % MIN_ALIGN != 0 || p < HEADER || !a.holds(p - HEADER) || !a.holds(p) {
+        if p % MIN_ALIGN != 0 || p < HEADER {
             return Err(heap_says());
         }
         let h = Header::of(p);
+        // The page map knows every page of small and medium blocks but only
+        // the first pages of a large one (up to the inner pointer): the
+        // header of a large block aligned to more than a page lies past
+        // them, and is looked for on the lists instead (O(blocks), only
+        // for such blocks and for pointers that are not the heap's).
+        if !a.holds(h as usize) {
+            if Self::listed(s.q_head, h) {
+                return Err(Fault::Misuse(Misuse::DoubleFree));
+            }
+            if !Self::listed(s.head, h) {
+                return Err(heap_says());
+            }
+        }
         // SAFETY: `h` lies in memory the heap holds (checked above).
         unsafe {
             match Header::state(h) {
@@ -339,19 +357,24 @@ impl<L: RawLock> Debug<L> {
                     None => Ok(h),
                 },
                 State::Freed => Err(Fault::Misuse(Misuse::DoubleFree)),
-                State::Unknown => {
-                    // A live block whose tag is overwritten, or not a block.
-                    let mut x = s.head;
-                    while !x.is_null() {
-                        if x == h {
-                            return Err(Fault::Underrun(Header::info(h)));
-                        }
-                        x = (*x).next;
-                    }
-                    Err(heap_says())
-                }
+                // A live block whose tag is overwritten, or not a block.
+                State::Unknown if Self::listed(s.head, h) => Err(Fault::Underrun(Header::info(h))),
+                State::Unknown => Err(heap_says()),
             }
         }
+    }
+
+    /// Whether `h` is on the list starting at `x` (linked by `next`).
+    fn listed(mut x: *mut Header, h: *mut Header) -> bool {
+        while !x.is_null() {
+            if x == h {
+                return true;
+            }
+            // SAFETY: list headers are live or quarantined blocks (under
+            // the lock).
+            x = unsafe { (*x).next };
+        }
+        false
     }
 
     // ----- free and friends ---------------------------------------------------------

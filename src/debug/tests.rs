@@ -59,6 +59,24 @@ fn memalign_keeps_alignment() {
 }
 
 #[test]
+fn large_blocks_aligned_beyond_a_page() {
+    let (a, d) = setup();
+    for align in [8192, 65536, 1 << 20] {
+        let p = d.memalign(&*a, align, 2 << 20, CALLER);
+        assert_eq!(p as usize % align, 0);
+        unsafe {
+            assert_eq!(d.usable_size(&*a, p), Ok(2 << 20));
+            *p.add(2 << 20) = 0;
+            assert!(matches!(d.free(&*a, p, 1), Err(Fault::Overrun(_))));
+            *p.add(2 << 20) = CANARY;
+            d.free(&*a, p, 1).unwrap();
+            assert!(d.free(&*a, p, 1).is_err());
+        }
+    }
+    assert_eq!(d.check(&*a), Ok(()));
+}
+
+#[test]
 fn overrun_found_on_free_check_and_realloc() {
     let (a, d) = setup();
     let p = d.malloc(&*a, 24, CALLER);
