@@ -167,6 +167,15 @@ static void test_align_and_realloc(void)
 		VT_CHECK_EQ(malloc_usable_size(p), 100);
 		free(p);
 	}
+	/* A large block (its own memblock) aligned beyond a page: its header
+	   lies past the pages the heap's page map marks. */
+	unsigned char *big = memalign(65536, 3 * VT_MIB);
+	VT_REQUIRE(big != NULL);
+	VT_CHECK(vt_aligned(big, 65536));
+	VT_CHECK_EQ(malloc_usable_size(big), 3 * VT_MIB);
+	big[3 * VT_MIB - 1] = 1;
+	VT_HEAP_OK();
+	free(big);
 	void *q = NULL;
 	VT_CHECK_EQ(posix_memalign(&q, 64, 10), 0);
 	VT_CHECK(vt_aligned(q, 64));
