@@ -204,7 +204,8 @@ int vitalloc_posix_memalign(void **memptr, size_t alignment, size_t size);
 void *vitalloc_aligned_alloc(size_t alignment, size_t size);
 
 // The number of bytes usable at `ptr` (at least what was asked for; all of
-// them may be written). 0 for NULL. Thread-safe, O(1).
+// them may be written; in the debug build, exactly what was asked for).
+// 0 for NULL. Thread-safe, O(1).
 //
 // # Safety
 // `ptr` is NULL or a live allocation from vitalloc.
@@ -222,8 +223,11 @@ size_t vitalloc_usable_size(void *ptr);
 void vitalloc_stats(vitalloc_stats_t *out);
 
 // Walks the whole heap and verifies every invariant (block chains, free
-// lists, slabs, page map, statistics). Returns 0 when all hold; otherwise
-// prints the first violation on stderr and returns 1. Slow (proportional
+// lists, slabs, page map, statistics) and, in the debug build, every live
+// block's canary and header and the quarantine's poison. Returns 0 when
+// all hold; otherwise prints the first violation on stderr (`vitalloc_check:
+// buffer overrun after block 0x... of N bytes, allocated by 0x...`) and
+// returns 1. Slow (proportional
 // to the heap's size): for tests and debugging. Thread-safe.
 int vitalloc_check(void);
 

@@ -53,6 +53,10 @@ pub unsafe fn free(p: *mut c_void, call: &str) {
     }
 }
 
+/// The out-of-line half of `free`, with the caller already read.
+///
+/// # Safety
+/// As for `free` (`p` not null).
 #[inline(never)]
 unsafe fn free_from(p: *mut c_void, call: &str, caller: usize) {
     // SAFETY: the debug layer validates `p` before acting on it.

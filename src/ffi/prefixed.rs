@@ -88,7 +88,8 @@ pub extern "C" fn vitalloc_aligned_alloc(alignment: usize, size: usize) -> *mut 
 }
 
 /// The number of bytes usable at `ptr` (at least what was asked for; all of
-/// them may be written). 0 for NULL. Thread-safe, O(1).
+/// them may be written; in the debug build, exactly what was asked for).
+/// 0 for NULL. Thread-safe, O(1).
 ///
 /// # Safety
 /// `ptr` is NULL or a live allocation from vitalloc.
@@ -116,8 +117,11 @@ pub unsafe extern "C" fn vitalloc_stats(out: *mut Stats) {
 }
 
 /// Walks the whole heap and verifies every invariant (block chains, free
-/// lists, slabs, page map, statistics). Returns 0 when all hold; otherwise
-/// prints the first violation on stderr and returns 1. Slow (proportional
+/// lists, slabs, page map, statistics) and, in the debug build, every live
+/// block's canary and header and the quarantine's poison. Returns 0 when
+/// all hold; otherwise prints the first violation on stderr (`vitalloc_check:
+/// buffer overrun after block 0x... of N bytes, allocated by 0x...`) and
+/// returns 1. Slow (proportional
 /// to the heap's size): for tests and debugging. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn vitalloc_check() -> c_int {
