@@ -264,3 +264,54 @@ fn header_is_eight_words() {
     // Eight words: 32 bytes on the Vita, 64 on x86-64.
     assert_eq!(HEADER, usize::BITS as usize);
 }
+
+#[test]
+fn threads_share_the_live_list_and_quarantine() {
+    let a = Box::leak(Box::new(Heap::new(MmapSource::new())));
+    let d = Box::leak(Box::new(Debug::<crate::sync::DefaultLock>::new()));
+    let (a, d) = (&*a, &*d);
+    std::thread::scope(|sc| {
+        for t in 0..4usize {
+            sc.spawn(move || {
+                let mut live: Vec<usize> = Vec::new();
+                let mut x = t as u32 + 1;
+                for i in 0..20_000usize {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    let size = (x % 2000) as usize;
+                    if live.len() < 64 || x % 3 == 0 {
+                        let p = d.malloc(a, size, t);
+                        assert!(!p.is_null());
+                        if size > 0 {
+                            unsafe { *p = i as u8 };
+                        }
+                        live.push(p as usize);
+                    } else {
+                        let p = live.swap_remove((x as usize / 7) % live.len());
+                        if x % 5 == 0 {
+                            let q = unsafe { d.realloc(a, p as *mut u8, size, t) }.unwrap();
+                            live.push(q as usize);
+                        } else {
+                            unsafe { d.free(a, p as *mut u8, t).unwrap() };
+                        }
+                    }
+                }
+                for p in live {
+                    unsafe { d.free(a, p as *mut u8, t).unwrap() };
+                }
+            });
+        }
+        // Dumps and checks while the others run.
+        sc.spawn(move || {
+            for _ in 0..20 {
+                let mut n = 0;
+                d.for_each_live(|_, _, _, _| n += 1);
+                assert_eq!(d.check(a), Ok(()));
+            }
+        });
+    });
+    assert_eq!(d.check(a), Ok(()));
+    d.flush(a).unwrap();
+    assert_eq!(d.totals(), (0, 0, 0, 0));
+}
