@@ -15,6 +15,16 @@
 #
 #   vitalloc::vitalloc      libvitalloc.a, its include directory, and the link
 #                           option -Wl,-u,vitalloc_malloc (below).
+#   vitalloc::debug         the debug build, lib/libvitalloc_debug.a, with the
+#                           same include directory and link option: a drop-in
+#                           replacement for vitalloc::vitalloc that finds
+#                           heap bugs (canaries after every block, poisoned
+#                           and quarantined frees, fresh-memory pattern, the
+#                           caller of every block, vitalloc_dump for leak
+#                           reports, per-class statistics; see the README's
+#                           "Debug build"). Link one of vitalloc::vitalloc and
+#                           vitalloc::debug, not both. Defined when the
+#                           archive is installed (make builds it).
 #   vitalloc::single_block  what vitalloc::vitalloc gives, plus a one-line C
 #                           source, vitalloc_single_block.c, compiled into the
 #                           program:
@@ -96,6 +106,22 @@ if(NOT TARGET vitalloc::vitalloc)
     INTERFACE_LINK_OPTIONS "LINKER:-u,vitalloc_malloc")
 endif()
 set(vitalloc_LIBRARIES vitalloc::vitalloc)
+
+# ---- vitalloc::debug ---------------------------------------------------------
+# Its own imported target over the debug archive, with vitalloc::vitalloc's
+# usage requirements (the debug build exports the same symbols, so the same
+# -u option forces its one object in).
+set(_vitalloc_debug_library "${vitalloc_PREFIX}/lib/libvitalloc_debug.a")
+if(NOT TARGET vitalloc::debug AND EXISTS "${_vitalloc_debug_library}")
+  add_library(vitalloc::debug STATIC IMPORTED)
+  set_target_properties(vitalloc::debug PROPERTIES
+    IMPORTED_LOCATION "${_vitalloc_debug_library}"
+    IMPORTED_LINK_INTERFACE_LANGUAGES "C"
+    INTERFACE_INCLUDE_DIRECTORIES "${vitalloc_INCLUDE_DIRS}"
+    INTERFACE_LINK_LIBRARIES "${_vitalloc_deps}"
+    INTERFACE_LINK_OPTIONS "LINKER:-u,vitalloc_malloc")
+endif()
+unset(_vitalloc_debug_library)
 
 # ---- vitalloc::single_block --------------------------------------------------
 set(VITALLOC_SINGLE_BLOCK_SIZE 67108864 CACHE STRING

@@ -130,6 +130,31 @@ typedef struct {
 // block (`vitalloc_block_hook_t` in C). It must not call the allocator.
 typedef void (*vitalloc_block_hook_t)(int event, const vitalloc_block_info_t *block, void *user);
 
+// Called by `vitalloc_dump` with each line (NUL-terminated, no newline,
+// in a buffer of vitalloc's that is only valid during the call) and the
+// `user` pointer given to `vitalloc_dump`.
+typedef void (*vitalloc_dump_line_t)(const char *line, void *user);
+
+// One size class's figures in the debug build (`vitalloc_class_stats_t`
+// in C; filled by `vitalloc_class_stats`). Requests are counted by the
+// size the program asked for: the classes of small requests, then one
+// entry for medium requests and one for large ones (from the default
+// large threshold, 1 MiB, up).
+typedef struct {
+  // The largest request of the class (`SIZE_MAX` for the last entry).
+  size_t size;
+  // Allocations made in the class so far.
+  uint64_t allocations;
+  // Frees of blocks of the class so far.
+  uint64_t frees;
+  // Blocks of the class live now.
+  size_t live;
+  // Bytes asked for by those blocks.
+  size_t live_bytes;
+  // Highest `live` so far.
+  size_t peak_live;
+} vitalloc_class_stats_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -182,7 +207,8 @@ int vitalloc_posix_memalign(void **memptr, size_t alignment, size_t size);
 void *vitalloc_aligned_alloc(size_t alignment, size_t size);
 
 // The number of bytes usable at `ptr` (at least what was asked for; all of
-// them may be written). 0 for NULL. Thread-safe, O(1).
+// them may be written; in the debug build, exactly what was asked for).
+// 0 for NULL. Thread-safe, O(1).
 //
 // # Safety
 // `ptr` is NULL or a live allocation from vitalloc.
@@ -201,11 +227,14 @@ void vitalloc_stats(vitalloc_stats_t *out);
 
 // Walks the whole heap and verifies every invariant (segments and their
 // page runs, the page map, spans and their free lists, thread heaps, large
-// blocks, statistics). Returns 0 when all hold; otherwise reports the
-// first violation in one line naming the structure and the address, e.g.
-// "vitalloc: vitalloc_check: span: a free object was written to (write
-// after free?) (at 0x81234560)" -- printed (stderr; `sceClibPrintf` on the
-// Vita) and passed to the error hook -- and returns 1. Slow (proportional
+// blocks, statistics) and, in the debug build, every live block's canary
+// and header and the quarantine's poison. Returns 0 when all hold;
+// otherwise reports the first violation in one line naming the structure
+// and the address, e.g. "vitalloc: vitalloc_check: span: a free object was
+// written to (write after free?) (at 0x81234560)", or in the debug build
+// "vitalloc: vitalloc_check: buffer overrun after block 0x... of N bytes,
+// allocated by 0x..." -- printed (stderr; `sceClibPrintf` on the Vita) and
+// passed to the error hook -- and returns 1. Slow (proportional
 // to the heap's size): for tests and debugging. Thread-safe.
 int vitalloc_check(void);
 
@@ -261,6 +290,40 @@ void vitalloc_set_block_hook(vitalloc_block_hook_t hook, void *user);
 // vitalloc at start-up, before any allocation), or link the CMake target
 // `vitalloc::single_block`. Thread-safe.
 int vitalloc_set_single_block(size_t size);
+
+// Lists the heap's live blocks, one line each, through `line` — a leak
+// report at any point (at exit: what was never freed). Only the debug
+// build (CMake target `vitalloc::debug`) records blocks: the release build
+// calls `line` once with a line saying so and returns 0. In the debug
+// build the lines are, in this order:
+// `vitalloc: <n> live blocks, <bytes> bytes; quarantine <n> blocks, <bytes> bytes`,
+// then for each block live when the dump started, oldest first,
+// `vitalloc: block 0x<address> of <size> bytes, allocated by 0x<caller> (allocation <serial>)`
+// (`caller` is the return address into the code that called malloc &
+// co.: `addr2line -e <program> 0x<caller>` names the line), then for each
+// size class used so far
+// `vitalloc: class <size>: <a> allocations, <f> frees, <n> live (<bytes> bytes), peak <p> live`
+// (`class medium (up to <size>)` and `class large` last). Returns the
+// number of blocks listed. Nothing is allocated while the heap is walked,
+// and `line` runs with no lock held: it may allocate and free (blocks it
+// allocates are not listed), but must not call `vitalloc_dump`. `line`
+// NULL just counts. Thread-safe; O(live blocks).
+//
+// # Safety
+// `line` is NULL or a function with this signature; `user` is whatever it
+// expects.
+size_t vitalloc_dump(vitalloc_dump_line_t line, void *user);
+
+// Per-size-class statistics of the debug build: copies up to `n` entries
+// (one per size class of small requests, by the size the program asked
+// for, then one for medium and one for large requests) into `out` and
+// returns how many entries there are (`out` NULL or `n` 0: just that
+// number). The release build counts nothing per class and returns 0.
+// Thread-safe.
+//
+// # Safety
+// `out` has room for `n` entries.
+size_t vitalloc_class_stats(vitalloc_class_stats_t *out, size_t n);
 
 #ifdef __cplusplus
 }  // extern "C"

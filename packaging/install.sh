@@ -4,6 +4,7 @@
 #
 #   <prefix>/lib/libvitalloc.a
 #   <prefix>/lib/libvitalloc.so                 (host build only)
+#   <prefix>/lib/libvitalloc_debug.a            (the debug build, when built)
 #   <prefix>/include/vitalloc.h
 #   <prefix>/lib/cmake/vitalloc/vitallocConfig.cmake
 #   <prefix>/lib/cmake/vitalloc/vitallocConfigVersion.cmake
@@ -58,6 +59,9 @@ fi
 cmake_dir="$prefix/lib/cmake/vitalloc"
 mkdir -p "$prefix/lib" "$prefix/include" "$cmake_dir" "$prefix/share/licenses/vitalloc"
 install -m 644 "$dist/lib/libvitalloc.a" "$prefix/lib/libvitalloc.a"
+if [ -f "$dist/lib/libvitalloc_debug.a" ]; then
+  install -m 644 "$dist/lib/libvitalloc_debug.a" "$prefix/lib/libvitalloc_debug.a"
+fi
 if [ -f "$dist/lib/libvitalloc.so" ]; then
   install -m 755 "$dist/lib/libvitalloc.so" "$prefix/lib/libvitalloc.so"
 fi

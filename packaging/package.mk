@@ -6,7 +6,9 @@
 #                  dist/<platform>/lib/cmake/vitalloc/{vitallocConfig.cmake,
 #                  vitallocConfigVersion.cmake (version from Cargo.toml),
 #                  vitalloc_single_block.c, vitalloc_single_block.cpp}
+#   host-debug, vita-debug  the same package next to the debug builds
 #   install        dist/vita into $(PREFIX): lib/libvitalloc.a,
+#                  lib/libvitalloc_debug.a (the debug build: vitalloc::debug),
 #                  include/vitalloc.h, lib/cmake/vitalloc/*,
 #                  share/licenses/vitalloc/LICENSE. PREFIX defaults to
 #                  $VITASDK/arm-vita-eabi when VITASDK is set.
@@ -26,6 +28,8 @@ VITA_CMAKE_PACKAGE := $(addprefix $(VITA)/lib/cmake/vitalloc/,$(CMAKE_PACKAGE_FI
 
 host: $(HOST_CMAKE_PACKAGE)
 vita: $(VITA_CMAKE_PACKAGE)
+host-debug: $(addprefix $(HOST_DEBUG)/lib/cmake/vitalloc/,$(CMAKE_PACKAGE_FILES))
+vita-debug: $(addprefix $(VITA_DEBUG)/lib/cmake/vitalloc/,$(CMAKE_PACKAGE_FILES))
 cmake-package: $(HOST_CMAKE_PACKAGE) $(VITA_CMAKE_PACKAGE)
 
 $(DIST)/%/lib/cmake/vitalloc/vitallocConfigVersion.cmake: cmake/vitallocConfigVersion.cmake.in Cargo.toml

@@ -9,11 +9,17 @@
 // The Vita build is nightly-only anyway (tier 3, build-std): it reads a
 // program's optional `_newlib_heap_size_user` through a weak reference.
 #![cfg_attr(target_os = "vita", feature(linkage))]
+// The debug build records each block's caller with `return_address!`
+// (nightly, as the Vita build already is; see `ffi/api_debug.rs`).
+#![cfg_attr(feature = "debug-heap", feature(return_address))]
 #![cfg_attr(not(test), warn(missing_docs))]
 
 #[cfg(test)]
 extern crate std;
 
+/// cbindgen:ignore
+#[cfg(any(test, feature = "debug-heap"))]
+pub mod debug;
 #[cfg(feature = "c-api")]
 pub mod ffi;
 pub mod front;

@@ -77,6 +77,15 @@ pub fn misuse(call: &str, addr: usize, what: Misuse) -> ! {
     fatal(line.as_cstr())
 }
 
+/// Reports a broken invariant `vitalloc_check` found (the program goes on).
+#[cold]
+#[inline(never)]
+pub fn check_failed(what: &dyn core::fmt::Display) {
+    let mut line = Line::new();
+    let _ = writeln!(line, "vitalloc: vitalloc_check: {what}");
+    report(line.as_cstr());
+}
+
 /// Prints `msg`, hands it to the hook and ends the program.
 pub fn fatal(msg: &core::ffi::CStr) -> ! {
     report(msg);

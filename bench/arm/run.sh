@@ -23,6 +23,9 @@
 # outputs in build/bench-arm/runs/. A benchmark, not a test: it fails only
 # if something cannot be built or run, never because of a number.
 #   JOBS=n  parallel qemu runs (default: the number of CPUs)
+#   VITALLOC_LIB=<archive>  measure another build of libvitalloc.a, e.g.
+#           dist/vita-debug/lib/libvitalloc.a (the debug build's cost; its
+#           pattern fills run in newlib's memset, which is not counted)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
@@ -37,7 +40,7 @@ note() { echo "bench-arm: $*" >&2; }
 for tool in arm-none-eabi-gcc arm-none-eabi-readelf qemu-arm gcc cmake python3; do
 	command -v $tool >/dev/null || die "$tool not found (make deps installs it)"
 done
-lib=$root/dist/vita/lib/libvitalloc.a
+lib=${VITALLOC_LIB:-$root/dist/vita/lib/libvitalloc.a}
 [ -f "$lib" ] || die "run 'make vita' first ($lib is missing)"
 mkdir -p "$out"
 rm -rf "$runs"
@@ -180,7 +183,7 @@ for p in "${pids[@]}"; do reap "$p"; done
 # --- 6. the report ---------------------------------------------------------------------
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain -- src 2>/dev/null)" ] || rev="$rev + uncommitted changes in src/"
-meta="vitalloc $rev (dist/vita/lib/libvitalloc.a of $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')); $(qemu-arm --version | head -n1); run $(date -u '+%Y-%m-%d %H:%M UTC')."
+meta="vitalloc $rev (${lib#"$root"/} of $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')); $(qemu-arm --version | head -n1); run $(date -u '+%Y-%m-%d %H:%M UTC')."
 python3 "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
 	die "the report failed (a run that did not finish? see $runs)"
 cat "$out/results.md"

@@ -11,6 +11,13 @@
 #  - it printed VT_ADDR=0x<hex> on stdout (the pointer it misused);
 #  - stderr holds exactly one line starting with "vitalloc:", and that line
 #    is "vitalloc: <CALL>(<that address>): <text matching WHAT>; aborting";
+#  - (debug build) "@ADDR@" in WHAT stands for that address; with
+#    -DANYCALLADDR=ON the call's own argument may be any address (a write
+#    after free is found while freeing another block); when stdout holds
+#    VT_FN=0x<hex> (the function that allocated and freed the block), every
+#    "by 0x<hex>" in the line (allocated by, freed by) lies in the 1 KiB
+#    after it: the recorded caller is the calling C function; with
+#    -DEXACT=ON, WHAT is the whole rest of the line before "; aborting";
 #  - with HOOK, stdout also holds "VT_HOOK:" followed by the very same line
 #    (the error hook got the message before the program ended); without
 #    HOOK, no VT_HOOK line.
@@ -59,18 +66,43 @@ list(GET lines 0 line)
 string(REGEX REPLACE "^\n" "" line "${line}")
 string(REPLACE "<semicolon>" ";" line "${line}")
 
-set(prefix "vitalloc: ${CALL}(${addr}): ")
-string(FIND "${line}" "${prefix}" pos)
-if(NOT pos EQUAL 0)
-  fail("the message does not start with '${prefix}' (call name and the address ${addr}):\n  ${line}")
+string(REPLACE "@ADDR@" "${addr}" WHAT "${WHAT}")
+if(ANYCALLADDR)
+  set(prefix_re "^vitalloc: ${CALL}\\(0x[0-9a-f]+\\): ")
+  if(NOT line MATCHES "${prefix_re}")
+    fail("the message does not start with 'vitalloc: ${CALL}(0x...): ':\n  ${line}")
+  endif()
+  string(REGEX REPLACE "${prefix_re}" "" rest "${line}")
+else()
+  set(prefix "vitalloc: ${CALL}(${addr}): ")
+  string(FIND "${line}" "${prefix}" pos)
+  if(NOT pos EQUAL 0)
+    fail("the message does not start with '${prefix}' (call name and the address ${addr}):\n  ${line}")
+  endif()
+  string(LENGTH "${prefix}" plen)
+  string(SUBSTRING "${line}" ${plen} -1 rest)
 endif()
-string(LENGTH "${prefix}" plen)
-string(SUBSTRING "${line}" ${plen} -1 rest)
 if(NOT rest MATCHES "^(${WHAT})")
   fail("the message does not say '${WHAT}':\n  ${line}")
 endif()
+if(EXACT AND NOT rest MATCHES "^(${WHAT}); aborting$")
+  fail("the message is not exactly '${WHAT}; aborting' after the call:\n  ${line}")
+endif()
 if(NOT rest MATCHES "; aborting$")
   fail("the message does not end with '; aborting':\n  ${line}")
+endif()
+
+string(REGEX MATCH "VT_FN=(0x[0-9a-fA-F]+)" m "${out}")
+if(m)
+  set(fn "${CMAKE_MATCH_1}")
+  string(REGEX MATCHALL "by 0x[0-9a-f]+" bys "${line}")
+  foreach(b IN LISTS bys)
+    string(SUBSTRING "${b}" 3 -1 c)
+    math(EXPR d "${c} - ${fn}")
+    if(d LESS 0 OR d GREATER 1024)
+      fail("${b} is not inside the calling function at ${fn} (offset ${d}):\n  ${line}")
+    endif()
+  endforeach()
 endif()
 
 string(FIND "${out}" "NOT DETECTED" nd)

@@ -6,9 +6,13 @@
 #![cfg_attr(not(feature = "c-library"), allow(dead_code))]
 
 use super::HEAP;
+#[cfg(not(feature = "debug-heap"))]
+use crate::heap::Misuse;
 use crate::heap::config::{MIN_ALIGN, PAGE_SIZE};
-use crate::heap::{MallInfo, Misuse, Stats, Tunables};
-use crate::report::{self, Line};
+use crate::heap::{MallInfo, Stats, Tunables};
+#[cfg(not(feature = "debug-heap"))]
+use crate::report;
+use crate::report::Line;
 use crate::sys;
 use core::ffi::{c_char, c_int, c_void};
 use core::fmt::Write;
@@ -25,7 +29,7 @@ pub enum Errno {
 
 impl Errno {
     #[cold]
-    fn set(self, e: c_int) {
+    pub(super) fn set(self, e: c_int) {
         match self {
             // SAFETY: a non-null reent pointer is newlib's reentrancy
             // structure, whose first member is `int _errno`.
@@ -45,13 +49,14 @@ fn overflow(e: Errno) -> *mut c_void {
 }
 
 #[inline(always)]
-fn or_enomem(p: *mut u8, e: Errno) -> *mut c_void {
+pub(super) fn or_enomem(p: *mut u8, e: Errno) -> *mut c_void {
     if p.is_null() {
         e.set(sys::ENOMEM);
     }
     p.cast()
 }
 
+#[cfg(not(feature = "debug-heap"))]
 #[inline(always)]
 fn checked<T>(r: Result<T, Misuse>, call: &str, p: *mut c_void) -> T {
     match r {
@@ -62,6 +67,7 @@ fn checked<T>(r: Result<T, Misuse>, call: &str, p: *mut c_void) -> T {
 
 /// The fast path is a leaf: a hit returns at once, anything else is one
 /// tail call to the out-of-line path (which also sets errno).
+#[cfg(not(feature = "debug-heap"))]
 #[inline(always)]
 pub fn malloc(size: usize, e: Errno) -> *mut c_void {
     let p = HEAP.malloc_fast(size);
@@ -71,6 +77,7 @@ pub fn malloc(size: usize, e: Errno) -> *mut c_void {
     malloc_slow(size, e)
 }
 
+#[cfg(not(feature = "debug-heap"))]
 #[cold]
 #[inline(never)]
 fn malloc_slow(size: usize, e: Errno) -> *mut c_void {
@@ -79,6 +86,7 @@ fn malloc_slow(size: usize, e: Errno) -> *mut c_void {
 
 /// # Safety
 /// C's `free` contract.
+#[cfg(not(feature = "debug-heap"))]
 #[inline(always)]
 pub unsafe fn free(p: *mut c_void, call: &str) {
     // SAFETY: forwarded; null and anything not freed here go the slow way.
@@ -89,6 +97,7 @@ pub unsafe fn free(p: *mut c_void, call: &str) {
     unsafe { free_slow(p, call) }
 }
 
+#[cfg(not(feature = "debug-heap"))]
 #[cold]
 #[inline(never)]
 unsafe fn free_slow(p: *mut c_void, call: &str) {
@@ -98,6 +107,7 @@ unsafe fn free_slow(p: *mut c_void, call: &str) {
     }
 }
 
+#[cfg_attr(feature = "debug-heap", inline(always))]
 pub fn calloc(n: usize, size: usize, e: Errno) -> *mut c_void {
     let Some(total) = n.checked_mul(size) else {
         return overflow(e);
@@ -112,6 +122,7 @@ pub fn calloc(n: usize, size: usize, e: Errno) -> *mut c_void {
 
 /// # Safety
 /// C's `realloc` contract.
+#[cfg(not(feature = "debug-heap"))]
 pub unsafe fn realloc(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut c_void {
     // SAFETY: forwarded; misuse is reported.
     let q = checked(unsafe { HEAP.realloc(p.cast(), size) }, call, p);
@@ -122,6 +133,7 @@ pub unsafe fn realloc(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut
 ///
 /// # Safety
 /// C's `realloc` contract.
+#[cfg_attr(feature = "debug-heap", inline(always))]
 pub unsafe fn reallocf(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut c_void {
     // SAFETY: forwarded.
     unsafe {
@@ -134,6 +146,7 @@ pub unsafe fn reallocf(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mu
 }
 
 /// memalign / aligned_alloc: EINVAL unless `align` is a power of two.
+#[cfg(not(feature = "debug-heap"))]
 pub fn memalign(align: usize, size: usize, e: Errno) -> *mut c_void {
     if !align.is_power_of_two() {
         e.set(sys::EINVAL);
@@ -144,6 +157,7 @@ pub fn memalign(align: usize, size: usize, e: Errno) -> *mut c_void {
 
 /// # Safety
 /// `out` is writable when the call succeeds.
+#[cfg(not(feature = "debug-heap"))]
 pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
     if !align.is_power_of_two() || align % size_of::<*mut c_void>() != 0 {
         return sys::EINVAL;
@@ -157,10 +171,12 @@ pub unsafe fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -
     0
 }
 
+#[cfg_attr(feature = "debug-heap", inline(always))]
 pub fn valloc(size: usize, e: Errno) -> *mut c_void {
     memalign(PAGE_SIZE, size, e)
 }
 
+#[cfg_attr(feature = "debug-heap", inline(always))]
 pub fn pvalloc(size: usize, e: Errno) -> *mut c_void {
     match size.checked_next_multiple_of(PAGE_SIZE) {
         Some(rounded) => memalign(PAGE_SIZE, rounded.max(PAGE_SIZE), e),
@@ -170,11 +186,13 @@ pub fn pvalloc(size: usize, e: Errno) -> *mut c_void {
 
 /// # Safety
 /// `p` is null or a live allocation.
+#[cfg(not(feature = "debug-heap"))]
 pub unsafe fn usable_size(p: *mut c_void, call: &str) -> usize {
     // SAFETY: forwarded; misuse is reported.
     checked(unsafe { HEAP.usable_size(p.cast()) }, call, p)
 }
 
+#[cfg(not(feature = "debug-heap"))]
 pub fn trim(pad: usize) -> c_int {
     HEAP.trim(pad) as c_int
 }
@@ -226,13 +244,12 @@ pub fn set_limit(bytes: usize) {
 
 /// Walks the heap; reports the first broken invariant (printed, then the
 /// error hook) and returns 1, or 0 if all hold.
+#[cfg(not(feature = "debug-heap"))]
 pub fn check() -> c_int {
     match HEAP.check() {
         Ok(()) => 0,
         Err(broken) => {
-            let mut line = Line::new();
-            let _ = writeln!(line, "vitalloc: vitalloc_check: {broken}");
-            crate::report::report(line.as_cstr());
+            crate::report::check_failed(&broken);
             1
         }
     }
@@ -267,5 +284,41 @@ pub fn print_stats(title: Option<*const c_char>) {
     );
     sys::print(line.as_cstr());
 }
+
+/// `vitalloc_dump` in the release build: live blocks are only recorded by
+/// the debug build, so it says so in one line and lists nothing.
+///
+/// # Safety
+/// `emit` accepts `user`.
+#[cfg(not(feature = "debug-heap"))]
+pub unsafe fn dump(emit: Option<Emit>, user: *mut c_void) -> usize {
+    if let Some(f) = emit {
+        let line =
+            c"vitalloc: vitalloc_dump lists live blocks only in the debug build (vitalloc::debug)";
+        // SAFETY: per the caller; the line is NUL-terminated.
+        unsafe { f(line.as_ptr(), user) };
+    }
+    0
+}
+
+/// `vitalloc_class_stats` in the release build: no entries (the release
+/// build counts nothing per class: it would cost every call).
+///
+/// # Safety
+/// None (the signature is the debug build's).
+#[cfg(not(feature = "debug-heap"))]
+pub unsafe fn class_stats(_out: *mut crate::heap::ClassStats, _n: usize) -> usize {
+    0
+}
+
+/// The C callback of `vitalloc_dump`.
+#[cfg(not(feature = "debug-heap"))]
+pub type Emit = unsafe extern "C" fn(line: *const c_char, user: *mut c_void);
+
+// The debug build's versions of the entry points cfg'd out above.
+#[cfg(feature = "debug-heap")]
+pub use super::api_debug::{
+    check, class_stats, dump, free, malloc, memalign, posix_memalign, realloc, trim, usable_size,
+};
 
 const _: () = assert!(MIN_ALIGN >= size_of::<*mut c_void>());

@@ -9,6 +9,9 @@
 //!   allocator in the program.
 
 pub(crate) mod api;
+/// cbindgen:ignore
+#[cfg(feature = "debug-heap")]
+mod api_debug;
 pub mod prefixed;
 /// cbindgen:ignore
 #[cfg(feature = "c-library")]
@@ -43,3 +46,8 @@ mod platform {
 /// The process-wide heap behind the C API.
 pub static HEAP: Allocator<platform::Source, platform::Lock, true> =
     Allocator::new(platform::source());
+
+/// The debug layer in front of [`HEAP`] (debug build only).
+/// cbindgen:ignore
+#[cfg(feature = "debug-heap")]
+pub static DEBUG: crate::debug::Debug<platform::Lock> = crate::debug::Debug::new();

@@ -3,11 +3,13 @@
 //! standard names are not overridden.
 
 use super::api::{self, Errno};
-use crate::heap::{BlockHook, MallInfo, Stats};
-use core::ffi::{c_int, c_void};
+use crate::heap::{BlockHook, ClassStats, MallInfo, Stats};
+use core::ffi::{c_char, c_int, c_void};
 
-// In C, `Stats` is `Stats`, `MallInfo` is `vitalloc_mallinfo_t`
-// and `ErrorHook` is `vitalloc_error_hook_t` (cbindgen.toml renames them).
+// In C, `Stats` is `vitalloc_stats_t`, `MallInfo` is `vitalloc_mallinfo_t`,
+// `ClassStats` is `vitalloc_class_stats_t`, `DumpLine` is
+// `vitalloc_dump_line_t` and `ErrorHook` is `vitalloc_error_hook_t`
+// (cbindgen.toml renames them).
 use crate::report::ErrorHook;
 
 /// Allocates `size` bytes aligned to 8 bytes (32-bit ARM) or 16 (x86-64).
@@ -86,7 +88,8 @@ pub extern "C" fn vitalloc_aligned_alloc(alignment: usize, size: usize) -> *mut 
 }
 
 /// The number of bytes usable at `ptr` (at least what was asked for; all of
-/// them may be written). 0 for NULL. Thread-safe, O(1).
+/// them may be written; in the debug build, exactly what was asked for).
+/// 0 for NULL. Thread-safe, O(1).
 ///
 /// # Safety
 /// `ptr` is NULL or a live allocation from vitalloc.
@@ -115,11 +118,14 @@ pub unsafe extern "C" fn vitalloc_stats(out: *mut Stats) {
 
 /// Walks the whole heap and verifies every invariant (segments and their
 /// page runs, the page map, spans and their free lists, thread heaps, large
-/// blocks, statistics). Returns 0 when all hold; otherwise reports the
-/// first violation in one line naming the structure and the address, e.g.
-/// "vitalloc: vitalloc_check: span: a free object was written to (write
-/// after free?) (at 0x81234560)" -- printed (stderr; `sceClibPrintf` on the
-/// Vita) and passed to the error hook -- and returns 1. Slow (proportional
+/// blocks, statistics) and, in the debug build, every live block's canary
+/// and header and the quarantine's poison. Returns 0 when all hold;
+/// otherwise reports the first violation in one line naming the structure
+/// and the address, e.g. "vitalloc: vitalloc_check: span: a free object was
+/// written to (write after free?) (at 0x81234560)", or in the debug build
+/// "vitalloc: vitalloc_check: buffer overrun after block 0x... of N bytes,
+/// allocated by 0x..." -- printed (stderr; `sceClibPrintf` on the Vita) and
+/// passed to the error hook -- and returns 1. Slow (proportional
 /// to the heap's size): for tests and debugging. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn vitalloc_check() -> c_int {
@@ -199,4 +205,51 @@ pub extern "C" fn vitalloc_set_single_block(size: usize) -> c_int {
     } else {
         -1
     }
+}
+
+/// Called by `vitalloc_dump` with each line (NUL-terminated, no newline,
+/// in a buffer of vitalloc's that is only valid during the call) and the
+/// `user` pointer given to `vitalloc_dump`.
+pub type DumpLine = Option<unsafe extern "C" fn(line: *const c_char, user: *mut c_void)>;
+
+/// Lists the heap's live blocks, one line each, through `line` — a leak
+/// report at any point (at exit: what was never freed). Only the debug
+/// build (CMake target `vitalloc::debug`) records blocks: the release build
+/// calls `line` once with a line saying so and returns 0. In the debug
+/// build the lines are, in this order:
+/// `vitalloc: <n> live blocks, <bytes> bytes; quarantine <n> blocks, <bytes> bytes`,
+/// then for each block live when the dump started, oldest first,
+/// `vitalloc: block 0x<address> of <size> bytes, allocated by 0x<caller> (allocation <serial>)`
+/// (`caller` is the return address into the code that called malloc &
+/// co.: `addr2line -e <program> 0x<caller>` names the line), then for each
+/// size class used so far
+/// `vitalloc: class <size>: <a> allocations, <f> frees, <n> live (<bytes> bytes), peak <p> live`
+/// (`class medium (up to <size>)` and `class large` last). Returns the
+/// number of blocks listed. Nothing is allocated while the heap is walked,
+/// and `line` runs with no lock held: it may allocate and free (blocks it
+/// allocates are not listed), but must not call `vitalloc_dump`. `line`
+/// NULL just counts. Thread-safe; O(live blocks).
+///
+/// # Safety
+/// `line` is NULL or a function with this signature; `user` is whatever it
+/// expects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_dump(line: DumpLine, user: *mut c_void) -> usize {
+    // SAFETY: forwarded.
+    unsafe { api::dump(line, user) }
+}
+
+/// Per-size-class statistics of the debug build: copies up to `n` entries
+/// (one per size class of small requests, by the size the program asked
+/// for, then one for medium and one for large requests) into `out` and
+/// returns how many entries there are (`out` NULL or `n` 0: just that
+/// number). The release build counts nothing per class and returns 0.
+/// Thread-safe.
+///
+/// # Safety
+/// `out` has room for `n` entries.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vitalloc_class_stats(out: *mut ClassStats, n: usize) -> usize {
+    // SAFETY: forwarded.
+    unsafe { api::class_stats(out, n) }
 }

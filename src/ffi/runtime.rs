@@ -19,16 +19,27 @@ mod fork {
     use crate::ffi::HEAP;
     use crate::sync::RawLock;
 
+    // The debug build's lock is taken first (its order with the heap's).
     extern "C" fn prepare() {
+        #[cfg(feature = "debug-heap")]
+        crate::ffi::DEBUG.raw_lock().lock();
         HEAP.raw_lock().lock();
     }
     extern "C" fn parent() {
-        // SAFETY: `prepare` took the lock in this thread.
-        unsafe { HEAP.raw_lock().unlock() };
+        // SAFETY: `prepare` took the locks in this thread.
+        unsafe {
+            HEAP.raw_lock().unlock();
+            #[cfg(feature = "debug-heap")]
+            crate::ffi::DEBUG.raw_lock().unlock();
+        }
     }
     extern "C" fn child() {
         // SAFETY: the child is single-threaded right after fork.
-        unsafe { HEAP.raw_lock().reset_after_fork() };
+        unsafe {
+            HEAP.raw_lock().reset_after_fork();
+            #[cfg(feature = "debug-heap")]
+            crate::ffi::DEBUG.raw_lock().reset_after_fork();
+        }
     }
     extern "C" fn register() {
         // SAFETY: registering handlers has no preconditions; glibc keeps the

@@ -96,3 +96,25 @@ pub const SPAN_GROW_MAX: usize = 16 << 10;
 /// Spans grow while they hold at most this many objects: making a span
 /// lists every object, so this bounds the work of the call that makes one.
 pub const SPAN_GROW_OBJECTS: usize = 256;
+
+// ----- the debug build (feature `debug-heap`, `src/debug/`) -----------------
+
+/// Bytes of canary the debug build asks for after every block, at least:
+/// the canary is this plus whatever the block's size class rounds up, so an
+/// overrun of up to this many bytes is always caught, a longer one when it
+/// stays within the rounding. 16 covers the usual off-by-one and
+/// missing-terminator writes (and a whole `double` or two pointers) for
+/// 16 bytes per block.
+pub const DEBUG_CANARY_MIN: usize = 16;
+
+/// Bytes of freed blocks the debug build holds back (poisoned, in a FIFO)
+/// before handing them back to the heap: a write through a stale pointer
+/// is caught if it happens while the block is held. 1 MiB holds the last
+/// few thousand small frees, is under 0.5 % of a Vita application's
+/// memory, and is what checking the whole quarantine in `vitalloc_check`
+/// reads.
+pub const DEBUG_QUARANTINE_BYTES: usize = 1 << 20;
+
+/// A freed block larger than this skips the quarantine (its canary is
+/// still checked): one such block would otherwise flush every other one.
+pub const DEBUG_QUARANTINE_MAX_BLOCK: usize = DEBUG_QUARANTINE_BYTES / 4;

@@ -46,7 +46,7 @@ mod threads;
 mod tests;
 
 pub use check::Broken;
-pub use stats::{MallInfo, Stats};
+pub use stats::{ClassStats, MallInfo, Stats};
 
 use crate::front::local::{Counters, LocalHeap};
 use crate::source::{Block, BlockSource};

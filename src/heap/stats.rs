@@ -53,6 +53,28 @@ pub struct Stats {
     pub thread_heaps: usize,
 }
 
+/// One size class's figures in the debug build (`vitalloc_class_stats_t`
+/// in C; filled by `vitalloc_class_stats`). Requests are counted by the
+/// size the program asked for: the classes of small requests, then one
+/// entry for medium requests and one for large ones (from the default
+/// large threshold, 1 MiB, up).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// The largest request of the class (`SIZE_MAX` for the last entry).
+    pub size: usize,
+    /// Allocations made in the class so far.
+    pub allocations: u64,
+    /// Frees of blocks of the class so far.
+    pub frees: u64,
+    /// Blocks of the class live now.
+    pub live: usize,
+    /// Bytes asked for by those blocks.
+    pub live_bytes: usize,
+    /// Highest `live` so far.
+    pub peak_live: usize,
+}
+
 /// newlib's `struct mallinfo`: ten `size_t` fields (also `_mallinfo_r`'s
 /// layout on every target, and `mallinfo2`'s on glibc).
 #[repr(C)]
