@@ -113,6 +113,12 @@ static void check_stats_text(const char *text, const char *what)
 	VT_CHECK_EQ(field(text, "max system bytes"), s.reserved_peak);
 	VT_CHECK_EQ(field(text, "\nsystem bytes"), s.reserved);
 	VT_CHECK_EQ(field(text, "in use bytes"), s.in_use);
+	/* vitalloc's own lines */
+	VT_CHECK_EQ(field(text, "vitalloc: in use"), s.in_use);
+	VT_CHECK_EQ(field(text, "source blocks:") , s.segments);
+	VT_CHECK(strstr(text, " large blocks; ") != NULL);
+	VT_CHECK(strstr(text, " thread heaps; limit ") != NULL);
+	VT_CHECK(strstr(text, " malloc, ") != NULL);
 }
 
 static void test_stats_text(void)

@@ -276,12 +276,38 @@ pub fn print_stats(title: Option<*const c_char>) {
         s.reserved_peak, s.reserved, s.in_use
     );
     sys::print(line.as_cstr());
+    // vitalloc's own figures, one topic per line (sceClibPrintf on the
+    // Vita shows each call as a line of its own).
+    let held_pct = (s.in_use as u64 * 100)
+        .checked_div(s.reserved as u64)
+        .unwrap_or(0);
     let mut line = Line::new();
     let _ = writeln!(
         line,
-        "vitalloc: {} allocations, {} segments, {} large blocks, {} source blocks, peak in use {}",
-        s.allocations, s.segments, s.large_blocks, s.source_blocks, s.in_use_peak
+        "vitalloc: in use {} of {} held ({held_pct} %), peak in use seen {}, held peak {}",
+        s.in_use, s.reserved, s.in_use_peak, s.reserved_peak
     );
+    sys::print(line.as_cstr());
+    let mut line = Line::new();
+    let _ = writeln!(
+        line,
+        "vitalloc: {} source blocks: {} segments, {} large blocks; {} spans of {} bytes; {} bytes free in segments",
+        s.source_blocks, s.segments, s.large_blocks, s.slabs, s.slab_bytes, s.free_bytes
+    );
+    sys::print(line.as_cstr());
+    let mut line = Line::new();
+    let _ = writeln!(
+        line,
+        "vitalloc: {} allocations; calls: {} malloc, {} free, {} realloc, {} failed",
+        s.allocations, s.malloc_calls, s.free_calls, s.realloc_calls, s.failed_calls
+    );
+    sys::print(line.as_cstr());
+    let mut line = Line::new();
+    let _ = write!(line, "vitalloc: {} thread heaps; limit ", s.thread_heaps);
+    let _ = match s.limit {
+        0 => writeln!(line, "none"),
+        n => writeln!(line, "{n} bytes"),
+    };
     sys::print(line.as_cstr());
 }
 
