@@ -18,6 +18,8 @@
 extern crate std;
 
 /// cbindgen:ignore
+pub mod blocks;
+/// cbindgen:ignore
 #[cfg(any(test, feature = "debug-heap"))]
 pub mod debug;
 #[cfg(feature = "c-api")]

@@ -40,6 +40,8 @@ mod small;
 pub(crate) mod span;
 mod stats;
 /// cbindgen:ignore
+mod teardown;
+/// cbindgen:ignore
 mod threads;
 
 #[cfg(test)]

@@ -334,7 +334,7 @@ impl<S: BlockSource> Heap<S> {
                 && self.add_single_block()
                 && self.meta.room() >= bytes + 32;
         }
-        let gran = self.source.granularity().max(PAGE_SIZE);
+        let gran = self.source.granularity_of(BlockKind::Meta).max(PAGE_SIZE);
         let size = self.meta.next_chunk_size(bytes).next_multiple_of(gran);
         match self.acquire_raw(size, BlockKind::Meta) {
             Some(block) => {

@@ -68,6 +68,14 @@ pub unsafe trait BlockSource {
     /// Block sizes are multiples of this (a power of two, at least 4 KiB).
     fn granularity(&self) -> usize;
 
+    /// The granularity of blocks of `kind`: a source of GPU memory serves
+    /// the heap's metadata from ordinary main memory, whose granularity
+    /// may be finer than its own.
+    fn granularity_of(&self, kind: BlockKind) -> usize {
+        let _ = kind;
+        self.granularity()
+    }
+
     /// A short name for messages and statistics ("mmap", "vita memblock").
     fn name(&self) -> &'static str;
 

@@ -33,6 +33,13 @@ pub unsafe trait RawLock {
     /// # Safety
     /// The caller holds the lock.
     unsafe fn unlock(&self);
+
+    /// Gives back what the lock holds from the system (the Vita's LwMutex
+    /// is a kernel object); a lock of a heap object being destroyed.
+    ///
+    /// # Safety
+    /// Nobody holds or will use the lock again.
+    unsafe fn destroy(&self) {}
 }
 
 /// The lock [`crate::Allocator`] uses on this platform by default.

@@ -108,4 +108,14 @@ unsafe impl RawLock for LwMutexLock {
             kernel_failure("sceKernelUnlockLwMutex", r);
         }
     }
+
+    unsafe fn destroy(&self) {
+        if self.state.swap(UNINIT, Ordering::AcqRel) == READY {
+            // SAFETY: the work area holds a created LwMutex nobody uses.
+            let r = unsafe { sceKernelDeleteLwMutex(self.work.get()) };
+            if r < 0 {
+                kernel_failure("sceKernelDeleteLwMutex", r);
+            }
+        }
+    }
 }

@@ -1,0 +1,275 @@
+//! BlockHeap against a shadow model, over a source whose data blocks the
+//! test can make unreadable: the heap must never touch them.
+
+extern crate std;
+
+use super::BlockHeap;
+use crate::heap::Misuse;
+use crate::source::{Block, BlockKind, BlockSource, MmapSource, SourceError};
+use crate::sync::SpinLock;
+use std::vec::Vec;
+
+/// mmap memory; with `guard`, segments and large blocks are PROT_NONE
+/// from the moment they are handed out (only metadata stays readable).
+/// Records the live blocks and the largest alignment asked for.
+struct Tracked {
+    inner: MmapSource,
+    guard: bool,
+    gran: usize,
+    live: Vec<(usize, usize, BlockKind)>,
+}
+
+impl Tracked {
+    fn new(guard: bool, gran: usize) -> Self {
+        Tracked {
+            inner: MmapSource::new(),
+            guard,
+            gran,
+            live: Vec::new(),
+        }
+    }
+}
+
+// SAFETY: forwards to MmapSource, which upholds the contract.
+unsafe impl BlockSource for Tracked {
+    fn granularity(&self) -> usize {
+        self.gran
+    }
+    fn granularity_of(&self, kind: BlockKind) -> usize {
+        match kind {
+            BlockKind::Meta => 4096,
+            _ => self.gran,
+        }
+    }
+    fn name(&self) -> &'static str {
+        "tracked"
+    }
+    fn acquire(
+        &mut self,
+        size: usize,
+        align: usize,
+        kind: BlockKind,
+    ) -> Result<Block, SourceError> {
+        assert_eq!(
+            size % self.granularity_of(kind),
+            0,
+            "{kind:?} of {size} bytes"
+        );
+        let b = self.inner.acquire(size, align, kind)?;
+        if self.guard && kind != BlockKind::Meta {
+            // SAFETY: a fresh mapping of ours.
+            unsafe { libc::mprotect(b.base.as_ptr().cast(), size, libc::PROT_NONE) };
+        }
+        self.live.push((b.base.as_ptr() as usize, size, kind));
+        Ok(b)
+    }
+    unsafe fn release(&mut self, block: Block) {
+        let a = block.base.as_ptr() as usize;
+        let i = self
+            .live
+            .iter()
+            .position(|&(b, s, _)| b == a && s == block.size);
+        self.live
+            .swap_remove(i.expect("released a block that is not live"));
+        // SAFETY: forwarded.
+        unsafe { self.inner.release(block) };
+    }
+}
+
+type TestHeap = BlockHeap<Tracked, SpinLock>;
+
+fn heap(guard: bool, gran: usize) -> std::boxed::Box<TestHeap> {
+    std::boxed::Box::new(BlockHeap::new(Tracked::new(guard, gran)))
+}
+
+fn live_blocks(h: &TestHeap) -> Vec<(usize, usize, BlockKind)> {
+    h.with(|h| h.source().live.clone())
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Random mallocs, memaligns, frees and in-place or moving reallocs of
+/// 1 B to 4 MiB with alignments up to 1 MiB; after every step the heap's
+/// check and the model's: alignment, usable size, no overlap, stats.
+fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64) {
+    let h = heap(guard, gran);
+    let mut rng = Rng(seed);
+    let mut live: Vec<(usize, usize, usize)> = Vec::new(); // (ptr, size, align)
+    for step in 0..steps {
+        let op = rng.below(10);
+        if op < 5 || live.is_empty() {
+            let size = 1usize << rng.below(23);
+            let size = size + rng.below(size as u64) as usize;
+            let align = if op < 3 {
+                4096
+            } else {
+                16usize << rng.below(17)
+            };
+            let p = h.memalign(align, size);
+            assert!(!p.is_null(), "step {step}: {size} bytes");
+            live.push((p as usize, size, align));
+        } else if op < 8 || guard {
+            let i = rng.below(live.len() as u64) as usize;
+            let (p, _, _) = live.swap_remove(i);
+            // SAFETY: a live block of this heap.
+            unsafe { h.free(p as *mut u8) }.unwrap();
+        } else {
+            let i = rng.below(live.len() as u64) as usize;
+            let (p, _, _) = live[i];
+            let size = 1 + rng.below(3 << 20) as usize;
+            // SAFETY: a live block of this heap.
+            let q = unsafe { h.realloc(p as *mut u8, size) }.unwrap();
+            assert!(!q.is_null());
+            live[i] = (q as usize, size, 4096);
+        }
+        h.check().unwrap_or_else(|b| panic!("step {step}: {b}"));
+        let mut in_use = 0;
+        for &(p, size, align) in &live {
+            assert_eq!(p % align, 0, "step {step}");
+            // SAFETY: live blocks of this heap.
+            let u = unsafe { h.usable_size(p as *mut u8) }.unwrap();
+            assert!(u >= size, "step {step}: usable {u} < {size}");
+            in_use += u;
+        }
+        let mut spans: Vec<(usize, usize)> = live.iter().map(|&(p, s, _)| (p, s)).collect();
+        spans.sort_unstable();
+        for w in spans.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0, "step {step}: overlap");
+        }
+        let st = h.stats();
+        assert_eq!(st.in_use, in_use, "step {step}");
+        assert_eq!(st.allocations, live.len(), "step {step}");
+    }
+    // SAFETY: nothing uses the heap again.
+    let left = unsafe { h.destroy() };
+    assert_eq!(left, live.len());
+    assert!(live_blocks(&h).is_empty(), "destroy returns every block");
+}
+
+#[test]
+fn never_touches_the_memory_it_manages() {
+    // Segments and large blocks are PROT_NONE: any access by the heap
+    // would fault. (No realloc that moves: the copy is the caller's data.)
+    shadow_run(true, 4096, if cfg!(miri) { 20 } else { 1500 }, 0x9E37_79B9);
+}
+
+#[test]
+fn shadow_model_with_realloc_and_cdram_granularity() {
+    shadow_run(
+        false,
+        256 << 10,
+        if cfg!(miri) { 20 } else { 1500 },
+        0x1234_5678,
+    );
+}
+
+#[test]
+fn a_write_past_a_block_cannot_corrupt_the_heap() {
+    let h = heap(false, 4096);
+    let ps: Vec<*mut u8> = (0..64).map(|i| h.malloc(1000 + i * 300)).collect();
+    for (i, &p) in ps.iter().enumerate() {
+        // SAFETY: writes inside the block's pages and up to a page past
+        // its usable end: into the next block or free pages, never into
+        // anything of the heap's (it keeps nothing there).
+        unsafe {
+            let u = h.usable_size(p).unwrap();
+            let spill = if i % 2 == 0 { 512 } else { 0 };
+            if p.add(u + spill) as usize <= ps.iter().map(|&q| q as usize).max().unwrap() {
+                core::ptr::write_bytes(p, 0xEE, u + spill);
+            }
+        }
+    }
+    h.check().unwrap();
+    for &p in ps.iter().step_by(2) {
+        // SAFETY: live blocks.
+        unsafe { h.free(p) }.unwrap();
+    }
+    let again: Vec<*mut u8> = (0..32).map(|_| h.malloc(5000)).collect();
+    h.check().unwrap();
+    assert!(again.iter().all(|p| !p.is_null()));
+    // SAFETY: nothing uses the heap again.
+    unsafe { h.destroy() };
+}
+
+#[test]
+fn misuse_is_reported_not_obeyed() {
+    let h = heap(false, 4096);
+    let other = heap(false, 4096);
+    let p = h.malloc(10_000);
+    let q = other.malloc(100);
+    let mut local = 0u64;
+    // SAFETY: every call below is misuse the heap must detect.
+    unsafe {
+        assert_eq!(
+            h.free((&mut local as *mut u64).cast()),
+            Err(Misuse::InvalidPointer)
+        );
+        assert_eq!(
+            h.free(q),
+            Err(Misuse::InvalidPointer),
+            "another heap's block"
+        );
+        assert_eq!(
+            h.free(p.add(4096)),
+            Err(Misuse::InvalidPointer),
+            "inside a block"
+        );
+        h.free(p).unwrap();
+        assert!(matches!(
+            h.free(p),
+            Err(Misuse::DoubleFree | Misuse::FreedMemory)
+        ));
+        assert!(h.usable_size(p).is_err());
+        assert!(h.realloc(p, 10).is_err());
+        let big = h.malloc(3 << 20);
+        h.free(big).unwrap();
+        assert!(matches!(
+            h.free(big),
+            Err(Misuse::DoubleFree | Misuse::FreedMemory)
+        ));
+    }
+    h.check().unwrap();
+    // SAFETY: nothing uses the heaps again.
+    unsafe {
+        assert_eq!(h.destroy(), 0);
+        assert_eq!(other.destroy(), 1);
+    }
+}
+
+#[test]
+fn the_limit_gives_null_and_the_heap_recovers() {
+    let h = heap(false, 256 << 10);
+    let mut t = h.tunables();
+    t.limit = 4 << 20;
+    h.set_tunables(t);
+    let mut ps = Vec::new();
+    loop {
+        let p = h.malloc(300 << 10);
+        if p.is_null() {
+            break;
+        }
+        ps.push(p);
+        assert!(ps.len() < 100, "the limit is not enforced");
+    }
+    assert!(h.stats().reserved <= 4 << 20);
+    for p in ps.drain(..) {
+        // SAFETY: live blocks.
+        unsafe { h.free(p) }.unwrap();
+    }
+    assert!(!h.malloc(300 << 10).is_null(), "usable again after frees");
+    h.check().unwrap();
+    // SAFETY: nothing uses the heap again.
+    assert_eq!(unsafe { h.destroy() }, 1);
+    assert!(live_blocks(&h).is_empty());
+}
