@@ -35,6 +35,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// A heap object (`vitalloc_heap_t` in C): opaque.
+typedef struct vitalloc_heap_t vitalloc_heap_t;
+
+// A block the heap obtained from or gives back to its source, as block
+// hooks see it (`vitalloc_block_info_t` in C).
+typedef struct {
+  // First byte of the block.
+  void *base;
+  // Bytes in the block.
+  size_t size;
+  // The memory type (`SCE_KERNEL_MEMBLOCK_TYPE_*` on the Vita, 0 on hosts).
+  uint32_t mem_type;
+  // The memblock's uid on the Vita (0 on hosts).
+  int32_t uid;
+  // 0: a segment (small and medium allocations), 1: one large
+  // allocation, 2: the heap's metadata.
+  uint32_t kind;
+} vitalloc_block_info_t;
+
+// Called with the heap locked whenever it obtains or releases a source
+// block (`vitalloc_block_hook_t` in C). It must not call the allocator.
+typedef void (*vitalloc_block_hook_t)(int event, const vitalloc_block_info_t *block, void *user);
+
+// How to make a heap object (`vitalloc_heap_config_t` in C). Zero (or
+// NULL) fields mean the default; a NULL config means all defaults.
+typedef struct {
+  // The memblock type of the heap's memory, one of
+  // `SCE_KERNEL_MEMBLOCK_TYPE_USER_CDRAM_RW` (0x09408060, 256 KiB
+  // granularity), `_USER_MAIN_PHYCONT_RW` (0x0C80D060, 1 MiB),
+  // `_USER_MAIN_PHYCONT_NC_RW` (0x0D808060, 1 MiB), `_USER_RW_UNCACHE`
+  // (0x0C208060, 4 KiB) or `_USER_RW` (0x0C20D060; the default). Other
+  // values fail with EINVAL. On hosts memory comes from `mmap` whatever
+  // the type.
+  uint32_t mem_type;
+  // Upper bound on the bytes of the type the heap holds (0: none).
+  size_t limit;
+  // The first memblock's size (the growth unit; 0: 128 KiB). Later
+  // memblocks grow with the heap, by 1/8 of what it holds, up to 8 MiB;
+  // all rounded up to the type's granularity. Blocks of 1 MiB and more
+  // get a memblock of their own.
+  size_t growth;
+  // Non-zero: a fixed pool. One memblock of this size (rounded up to
+  // the granularity) is obtained by `vitalloc_heap_create` and serves
+  // every allocation; the heap never obtains another one nor gives it
+  // back before `vitalloc_heap_destroy`.
+  size_t capacity;
+  // Prefix of the heap's memblock names (NULL: "vitalloc_heap"); the
+  // names are `<prefix>_segment`, `<prefix>_large` and `<prefix>_meta`
+  // (the prefix cut to 22 characters).
+  const char *name;
+  // Called after the heap obtains a memblock and before it releases one
+  // (NULL: none), with `hook_user`; see `vitalloc_block_hook_t`. Blocks
+  // of kind 2 are the heap's metadata, in `USER_RW` main memory: map only
+  // kinds 0 and 1 for the GPU.
+  vitalloc_block_hook_t block_hook;
+  // Passed to `block_hook`.
+  void *hook_user;
+} vitalloc_heap_config_t;
+
 // A snapshot of the heap's statistics (`vitalloc_stats_t` in C).
 typedef struct {
   // Usable bytes in live allocations (what `malloc_usable_size` returns,
@@ -110,26 +169,6 @@ typedef struct {
 // C with `vitalloc_set_error_hook` (NULL: none).
 typedef void (*vitalloc_error_hook_t)(const char *message);
 
-// A block the heap obtained from or gives back to its source, as block
-// hooks see it (`vitalloc_block_info_t` in C).
-typedef struct {
-  // First byte of the block.
-  void *base;
-  // Bytes in the block.
-  size_t size;
-  // The memory type (`SCE_KERNEL_MEMBLOCK_TYPE_*` on the Vita, 0 on hosts).
-  uint32_t mem_type;
-  // The memblock's uid on the Vita (0 on hosts).
-  int32_t uid;
-  // 0: a segment (small and medium allocations), 1: one large
-  // allocation, 2: the heap's metadata.
-  uint32_t kind;
-} vitalloc_block_info_t;
-
-// Called with the heap locked whenever it obtains or releases a source
-// block (`vitalloc_block_hook_t` in C). It must not call the allocator.
-typedef void (*vitalloc_block_hook_t)(int event, const vitalloc_block_info_t *block, void *user);
-
 // Called by `vitalloc_dump` with each line (NUL-terminated, no newline,
 // in a buffer of vitalloc's that is only valid during the call) and the
 // `user` pointer given to `vitalloc_dump`.
@@ -158,6 +197,92 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Makes a heap object from `cfg` (NULL: a `USER_RW` heap with every
+// default). Returns NULL with `errno` EINVAL for an unknown memory type,
+// ENOMEM when the object, or the fixed pool's memblock, cannot be had.
+// Its metadata lives in ordinary main memory: nothing of the heap is ever
+// written into the memory it manages. Thread-safe.
+//
+// # Safety
+// `cfg` is NULL or valid; its `name` is NULL or a NUL-terminated string.
+vitalloc_heap_t *vitalloc_heap_create(const vitalloc_heap_config_t *cfg);
+
+// Gives every memblock of `heap` back to the system (each reported to the
+// block hook first) and ends the heap. Returns how many blocks were still
+// allocated (their memory is gone too); NULL: 0.
+//
+// # Safety
+// `heap` is NULL or a live heap object that nothing uses again.
+size_t vitalloc_heap_destroy(vitalloc_heap_t *heap);
+
+// `size` bytes of the heap's memory, aligned to 4 KiB (every block is a
+// run of whole pages); `size` 0 gives a unique block. NULL with `errno`
+// ENOMEM when the memory, the limit or the capacity runs out (EINVAL for
+// a NULL heap). O(1) but for the system call that grows the heap.
+//
+// # Safety
+// `heap` is NULL or a live heap object.
+void *vitalloc_heap_malloc(vitalloc_heap_t *heap, size_t size);
+
+// As `vitalloc_heap_malloc`, aligned to `align`, a power of two (below
+// 4 KiB, 4 KiB; GXM's render targets want 4 KiB, textures 256 B or less);
+// any power of two the heap's size allows, 1 MiB and more included. NULL
+// with `errno` EINVAL for another alignment or a NULL heap, ENOMEM when
+// out of memory.
+//
+// # Safety
+// `heap` is NULL or a live heap object.
+void *vitalloc_heap_memalign(vitalloc_heap_t *heap, size_t align, size_t size);
+
+// Frees a block of `heap` (NULL: nothing). A pointer the heap did not
+// return, one of another heap or of `malloc`, or a block freed already
+// ends the program with one line naming the call, the heap and the
+// address.
+//
+// # Safety
+// `heap` is a live heap object; nothing uses the block afterwards.
+void vitalloc_heap_free(vitalloc_heap_t *heap, void *p);
+
+// Resizes a block of `heap`: in place when the pages after it are free,
+// else a new block with the contents copied (by the CPU) and the old one
+// freed. NULL `p`: `vitalloc_heap_malloc`. NULL with `errno` ENOMEM (the
+// block intact) when out of memory; misuse as `vitalloc_heap_free`.
+//
+// # Safety
+// As `vitalloc_heap_free`.
+void *vitalloc_heap_realloc(vitalloc_heap_t *heap, void *p, size_t size);
+
+// Usable bytes of a block of `heap` (a multiple of 4 KiB; 0 for NULL);
+// misuse as `vitalloc_heap_free`.
+//
+// # Safety
+// `heap` is a live heap object.
+size_t vitalloc_heap_usable_size(vitalloc_heap_t *heap, void *p);
+
+// The heap's statistics, exact now (the fields of `vitalloc_stats_t` as
+// for the main heap; `reserved` includes the metadata's main memory).
+// Nothing is written for a NULL heap or `out`.
+//
+// # Safety
+// `heap` is NULL or a live heap object; `out` is NULL or writable.
+void vitalloc_heap_stats(vitalloc_heap_t *heap, vitalloc_stats_t *out);
+
+// Walks the heap's structures; 0 when every invariant holds, otherwise 1
+// after reporting the first violation ("vitalloc:
+// vitalloc_heap_check(0x...): <what> (at 0x...)", printed and passed to
+// the error hook). NULL: -1.
+//
+// # Safety
+// `heap` is NULL or a live heap object.
+int vitalloc_heap_check(vitalloc_heap_t *heap);
+
+// Gives back the memory the heap keeps cached (an emptied memblock, a
+// freed large block) beyond `pad` bytes; 1 if anything went back.
+//
+// # Safety
+// `heap` is NULL or a live heap object.
+int vitalloc_heap_trim(vitalloc_heap_t *heap, size_t pad);
 
 // Allocates `size` bytes aligned to 8 bytes (32-bit ARM) or 16 (x86-64).
 // `size` 0 gives a unique pointer. Returns NULL with `errno = ENOMEM` when

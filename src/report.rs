@@ -77,13 +77,28 @@ pub fn misuse(call: &str, addr: usize, what: Misuse) -> ! {
     fatal(line.as_cstr())
 }
 
-/// Reports a broken invariant `vitalloc_check` found (the program goes on).
+/// Reports a broken invariant `call` (`vitalloc_check`, or
+/// `vitalloc_heap_check(0x...)`) found; the program goes on.
 #[cold]
 #[inline(never)]
-pub fn check_failed(what: &dyn core::fmt::Display) {
+pub fn check_failed(call: &dyn core::fmt::Display, what: &dyn core::fmt::Display) {
     let mut line = Line::new();
-    let _ = writeln!(line, "vitalloc: vitalloc_check: {what}");
+    let _ = writeln!(line, "vitalloc: {call}: {what}");
     report(line.as_cstr());
+}
+
+/// Reports `what` found in `call(heap, addr)` on a heap object and ends
+/// the program.
+#[cold]
+#[inline(never)]
+pub fn heap_misuse(call: &str, heap: usize, addr: usize, what: Misuse) -> ! {
+    let mut line = Line::new();
+    let _ = writeln!(
+        line,
+        "vitalloc: {call}({heap:#x}, {addr:#x}): {}; aborting",
+        what.describe()
+    );
+    fatal(line.as_cstr())
 }
 
 /// Prints `msg`, hands it to the hook and ends the program.

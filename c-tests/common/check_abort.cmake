@@ -10,7 +10,9 @@
 #    status under qemu/semihosting);
 #  - it printed VT_ADDR=0x<hex> on stdout (the pointer it misused);
 #  - stderr holds exactly one line starting with "vitalloc:", and that line
-#    is "vitalloc: <CALL>(<that address>): <text matching WHAT>; aborting";
+#    is "vitalloc: <CALL>(<that address>): <text matching WHAT>; aborting"
+#    (or, when it also printed VT_HEAP=0x<heap>, for the heap-object calls,
+#    "vitalloc: <CALL>(<heap>, <address>): ...");
 #  - (debug build) "@ADDR@" in WHAT stands for that address; with
 #    -DANYCALLADDR=ON the call's own argument may be any address (a write
 #    after free is found while freeing another block); when stdout holds
@@ -74,7 +76,13 @@ if(ANYCALLADDR)
   endif()
   string(REGEX REPLACE "${prefix_re}" "" rest "${line}")
 else()
-  set(prefix "vitalloc: ${CALL}(${addr}): ")
+  # A heap object's calls name the heap first: VT_HEAP=0x... on stdout.
+  string(REGEX MATCH "VT_HEAP=(0x[0-9a-fA-F]+)" hm "${out}")
+  if(hm)
+    set(prefix "vitalloc: ${CALL}(${CMAKE_MATCH_1}, ${addr}): ")
+  else()
+    set(prefix "vitalloc: ${CALL}(${addr}): ")
+  endif()
   string(FIND "${line}" "${prefix}" pos)
   if(NOT pos EQUAL 0)
     fail("the message does not start with '${prefix}' (call name and the address ${addr}):\n  ${line}")

@@ -142,6 +142,86 @@ static void *other_heap_block(void)
 	}
 	return (char *)base + 16;
 }
+/* ---- heap objects (vitalloc_heap_*) ---- */
+static vitalloc_heap_t *quiet_heap_object(void)
+{
+	vitalloc_heap_t *h = vitalloc_heap_create(NULL);
+	if (!h) {
+		printf("vitalloc_heap_create failed\n");
+		exit(3);
+	}
+	return h;
+}
+/* A heap object named in the message: check_abort.cmake reads VT_HEAP. */
+static vitalloc_heap_t *heap_object(void)
+{
+	vitalloc_heap_t *h = quiet_heap_object();
+	printf("VT_HEAP=0x%lx\n", (unsigned long)(uintptr_t)h);
+	return h;
+}
+SCENARIO(heap_free_double)
+{
+	vitalloc_heap_t *h = heap_object();
+	void *keep = vitalloc_heap_malloc(h, 100), *p = vitalloc_heap_malloc(h, 5000);
+	(void)keep;
+	announce(p);
+	vitalloc_heap_free(h, p);
+	vitalloc_heap_free(h, vt_ptr(p));
+}
+SCENARIO(heap_free_large_double)
+{
+	vitalloc_heap_t *h = heap_object();
+	void *p = vitalloc_heap_malloc(h, 3 * VT_MIB);
+	announce(p);
+	vitalloc_heap_free(h, p);
+	vitalloc_heap_free(h, vt_ptr(p));
+}
+SCENARIO(heap_free_main_heap_block)
+{
+	vitalloc_heap_t *h = heap_object();
+	void *p = live_block(5000);
+	announce(p);
+	vitalloc_heap_free(h, p);
+}
+SCENARIO(heap_free_other_heap_block)
+{
+	vitalloc_heap_t *h = heap_object(), *other = vitalloc_heap_create(NULL);
+	void *p = vitalloc_heap_malloc(other, 100);
+	announce(p);
+	vitalloc_heap_free(h, p);
+}
+SCENARIO(heap_free_interior)
+{
+	vitalloc_heap_t *h = heap_object();
+	char *p = vitalloc_heap_malloc(h, 3 * 4096);
+	announce(p + 4096);
+	vitalloc_heap_free(h, vt_ptr(p + 4096));
+}
+SCENARIO(heap_realloc_stack)
+{
+	vitalloc_heap_t *h = heap_object();
+	void *p = stack_pointer();
+	announce(p);
+	sink = vitalloc_heap_realloc(h, p, 100);
+}
+SCENARIO(heap_usable_size_double)
+{
+	vitalloc_heap_t *h = heap_object();
+	void *keep = vitalloc_heap_malloc(h, 100), *p = vitalloc_heap_malloc(h, 100);
+	(void)keep;
+	announce(p);
+	vitalloc_heap_free(h, p);
+	printf("%lu\n", (unsigned long)vitalloc_heap_usable_size(h, vt_ptr(p)));
+}
+/* The main heap's free of a heap object's block. */
+SCENARIO(free_heap_object_block)
+{
+	vitalloc_heap_t *h = quiet_heap_object(); /* free() names no heap */
+	void *p = vitalloc_heap_malloc(h, 100);
+	announce(p);
+	free(p);
+}
+
 SCENARIO(free_other_heap)
 {
 	void *p = other_heap_block();

@@ -273,3 +273,58 @@ fn the_limit_gives_null_and_the_heap_recovers() {
     assert_eq!(unsafe { h.destroy() }, 1);
     assert!(live_blocks(&h).is_empty());
 }
+
+#[test]
+fn a_fixed_capacity_is_one_block_and_never_more() {
+    let h = heap(true, 256 << 10);
+    assert!(h.with(|h| h.set_fixed_block(1 << 20)));
+    let data = |h: &TestHeap| {
+        live_blocks(h)
+            .into_iter()
+            .filter(|b| b.2 != BlockKind::Meta)
+            .count()
+    };
+    assert_eq!(data(&h), 1, "reserved up front");
+    let mut ps = Vec::new();
+    loop {
+        let p = h.memalign(64 << 10, 40 << 10);
+        if p.is_null() {
+            break;
+        }
+        assert_eq!(p as usize % (64 << 10), 0);
+        ps.push(p);
+        assert!(ps.len() <= 16);
+    }
+    assert!(ps.len() >= 8, "{} blocks of 40 KiB fit 1 MiB", ps.len());
+    assert!(h.malloc(2 << 20).is_null(), "nothing beyond the capacity");
+    assert_eq!(data(&h), 1);
+    for p in ps.drain(..) {
+        // SAFETY: live blocks.
+        unsafe { h.free(p) }.unwrap();
+    }
+    assert!(!h.trim(0) || data(&h) == 1, "the block stays");
+    assert_eq!(data(&h), 1);
+    h.check().unwrap();
+    // SAFETY: nothing uses the heap again.
+    assert_eq!(unsafe { h.destroy() }, 0);
+    assert!(live_blocks(&h).is_empty());
+}
+
+#[test]
+fn growth_starts_at_the_configured_unit() {
+    let h = heap(false, 256 << 10);
+    let mut t = h.tunables();
+    t.segment_min = 2 << 20;
+    h.set_tunables(t);
+    let p = h.malloc(4096);
+    let seg = live_blocks(&h)
+        .into_iter()
+        .find(|b| b.2 == BlockKind::Segment)
+        .unwrap();
+    assert_eq!(seg.1, 2 << 20);
+    // SAFETY: a live block; then nothing uses the heap again.
+    unsafe {
+        h.free(p).unwrap();
+        h.destroy();
+    }
+}

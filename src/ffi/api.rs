@@ -249,7 +249,7 @@ pub fn check() -> c_int {
     match HEAP.check() {
         Ok(()) => 0,
         Err(broken) => {
-            crate::report::check_failed(&broken);
+            crate::report::check_failed(&"vitalloc_check", &broken);
             1
         }
     }

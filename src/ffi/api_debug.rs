@@ -127,10 +127,10 @@ pub fn trim(pad: usize) -> c_int {
 /// reports the first fault as the release build does.
 pub fn check() -> c_int {
     match DEBUG.check(&HEAP) {
-        Err(f) => crate::report::check_failed(&f),
+        Err(f) => crate::report::check_failed(&"vitalloc_check", &f),
         Ok(()) => match HEAP.check() {
             Ok(()) => return 0,
-            Err(broken) => crate::report::check_failed(&broken),
+            Err(broken) => crate::report::check_failed(&"vitalloc_check", &broken),
         },
     }
     1

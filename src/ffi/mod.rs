@@ -4,6 +4,7 @@
 //!
 //! - [`api`]: the shared implementations, parameterised by where `errno` goes;
 //! - [`prefixed`]: `vitalloc_*` (the documented API of `vitalloc.h`);
+//! - [`heaps`]: `vitalloc_heap_*`, heap objects for GPU memory;
 //! - [`standard`]: `malloc` & co. and newlib's `_r` entry points, only in the
 //!   C library build (feature `c-library`), since they interpose every other
 //!   allocator in the program.
@@ -12,6 +13,7 @@ pub(crate) mod api;
 /// cbindgen:ignore
 #[cfg(feature = "debug-heap")]
 mod api_debug;
+pub mod heaps;
 pub mod prefixed;
 /// cbindgen:ignore
 #[cfg(feature = "c-library")]

@@ -179,6 +179,9 @@ pub struct Tunables {
     pub top_pad: usize,
     /// Upper bound on bytes held from the source (0: none).
     pub limit: usize,
+    /// Smallest new segment (growth then follows the heap's size, see
+    /// `SEGMENT_GROWTH_SHIFT`); rounded to the source's granularity.
+    pub segment_min: usize,
 }
 
 /// Counters the heap keeps under its lock (the rest of [`Stats`] is summed
@@ -243,6 +246,9 @@ pub struct Heap<S: BlockSource> {
     /// [`Heap::set_single_block`]); `single_size` is its requested size.
     single: Option<Block>,
     single_size: usize,
+    /// Single-block mode for a heap of out-of-band blocks: the metadata
+    /// comes from the source's metadata blocks, not the block's front.
+    single_meta_outside: bool,
     /// Ranges recently given back (error messages only).
     released: released::Released,
     source: S,
@@ -278,6 +284,7 @@ impl<S: BlockSource> Heap<S> {
                 trim_threshold: TRIM_THRESHOLD,
                 top_pad: 0,
                 limit: 0,
+                segment_min: SEGMENT_MIN,
             },
             stats: Kept {
                 reserved: 0,
@@ -295,6 +302,7 @@ impl<S: BlockSource> Heap<S> {
             hook_user: ptr::null_mut(),
             single: None,
             single_size: 0,
+            single_meta_outside: false,
             released: released::Released::new(),
             source,
         }
@@ -321,6 +329,7 @@ impl<S: BlockSource> Heap<S> {
             large_threshold: t
                 .large_threshold
                 .clamp(LARGE_THRESHOLD_MIN, LARGE_THRESHOLD_MAX),
+            segment_min: t.segment_min.clamp(PAGE_SIZE, SEGMENT_MAX),
             ..t
         };
     }

@@ -62,7 +62,7 @@ impl<S: BlockSource> Heap<S> {
             return false;
         };
         let grown = (self.segment_bytes >> SEGMENT_GROWTH_SHIFT)
-            .clamp(SEGMENT_MIN, SEGMENT_MAX)
+            .clamp(self.tunables.segment_min, SEGMENT_MAX)
             .next_multiple_of(gran);
         let mut size = min.max(grown);
         let limit = self.tunables.limit;
@@ -297,6 +297,19 @@ impl<S: BlockSource> Heap<S> {
         let Ok(block) = self.source.acquire(size, PAGE_SIZE, BlockKind::Segment) else {
             return false;
         };
+        if self.single_meta_outside {
+            // The whole block is the segment; records come from metadata
+            // blocks as in the usual mode.
+            self.single = Some(block);
+            self.note_acquired(block, BlockKind::Segment);
+            if !self.install_segment(block) {
+                self.single = None;
+                // SAFETY: the block was just acquired and is unused.
+                unsafe { self.release(block, BlockKind::Segment) };
+                return false;
+            }
+            return true;
+        }
         let base = block.base.as_ptr() as usize;
         // Room for the page map's leaves over the block, a descriptor per
         // 4 pages and thread heaps: generous, and far below the block.
@@ -328,7 +341,7 @@ impl<S: BlockSource> Heap<S> {
         if self.meta.room() >= bytes + 32 {
             return true;
         }
-        if self.single_size != 0 {
+        if self.single_size != 0 && !self.single_meta_outside {
             // Single-block mode: all metadata is in the block's front.
             return self.single.is_none()
                 && self.add_single_block()
@@ -405,7 +418,7 @@ impl<S: BlockSource> Heap<S> {
             let info = BlockInfo {
                 base: block.base.as_ptr().cast(),
                 size: block.size,
-                mem_type: self.source.mem_type(),
+                mem_type: self.source.mem_type_of(kind),
                 uid: block.handle as i32,
                 kind: match kind {
                     BlockKind::Segment => 0,
@@ -465,5 +478,23 @@ impl<S: BlockSource> Heap<S> {
         }
         self.single_size = size;
         true
+    }
+
+    /// Single-block mode for a heap of out-of-band blocks (a fixed pool of
+    /// GPU memory): the whole block is the segment, and the metadata comes
+    /// from the source's metadata blocks, never from the block. Obtains the
+    /// block now; false (changing nothing) if the heap already holds memory
+    /// or the block cannot be had.
+    pub fn set_fixed_block(&mut self, size: usize) -> bool {
+        if !self.set_single_block(size) {
+            return false;
+        }
+        self.single_meta_outside = true;
+        if self.add_single_block() {
+            return true;
+        }
+        self.single_size = 0;
+        self.single_meta_outside = false;
+        false
     }
 }

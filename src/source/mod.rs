@@ -85,6 +85,13 @@ pub unsafe trait BlockSource {
         0
     }
 
+    /// The memory type of blocks of `kind` (metadata may be of another
+    /// type than the heap's blocks: see [`granularity_of`](Self::granularity_of)).
+    fn mem_type_of(&self, kind: BlockKind) -> u32 {
+        let _ = kind;
+        self.mem_type()
+    }
+
     /// Obtains a block of at least `size` bytes (the caller rounds `size` to
     /// [`granularity`](Self::granularity)) whose base is aligned to `align`
     /// (a power of two; the heap never asks for less than its page size).

@@ -127,6 +127,10 @@ unsafe impl BlockSource for VitaSource {
         self.mem_type
     }
 
+    fn mem_type_of(&self, kind: BlockKind) -> u32 {
+        self.type_of(kind)
+    }
+
     fn acquire(
         &mut self,
         size: usize,
