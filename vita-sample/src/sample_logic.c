@@ -538,6 +538,7 @@ int sample_run(const sample_platform_t *pf, const sample_config_t *cfg, sample_r
 	sample_c_part(pf, rep);
 	phase(pf, SAMPLE_PHASE_C);
 	sample_cpp_part(pf, rep);
+	sample_gpu_part(pf, rep);
 	phase(pf, SAMPLE_PHASE_CPP);
 
 	rc = sample_churn(pf, cfg, 12345, &rep->churn[0]);

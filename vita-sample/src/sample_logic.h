@@ -93,6 +93,7 @@ typedef struct sample_report {
 	int second_run;                /* 1 when the block could be reserved */
 	uint64_t reserve_us;           /* time taken to reserve it */
 	long long reserved_free_memory; /* free main memory with it held, -1 unknown */
+	size_t gpu_heap_in_use, gpu_heap_reserved; /* the CDRAM heap's, buffers loaded */
 } sample_report_t;
 
 /* The configuration the VPK uses (sized for the Vita's 256 MiB). */
@@ -106,6 +107,7 @@ int sample_run(const sample_platform_t *pf, const sample_config_t *cfg, sample_r
    adds to rep->checks / rep->failures. */
 int sample_c_part(const sample_platform_t *pf, sample_report_t *rep);
 int sample_cpp_part(const sample_platform_t *pf, sample_report_t *rep); /* sample_cpp.cpp */
+int sample_gpu_part(const sample_platform_t *pf, sample_report_t *rep); /* sample_gpu.c */
 int sample_churn(const sample_platform_t *pf, const sample_config_t *cfg, uint32_t seed,
 		 sample_churn_result_t *out);
 int sample_speed(const sample_platform_t *pf, const sample_config_t *cfg, uint32_t seed,
