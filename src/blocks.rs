@@ -17,7 +17,7 @@
 //! with free neighbours (pages.rs), O(pages) only for the page-map entries
 //! of a run's two ends; a large block is one source call. Granularity is a
 //! 4 KiB page: a smaller request takes a page. The records cost one span
-//! descriptor per block and per free run (`size_of::<Span>()`, 64 bytes on
+//! descriptor per block and per free run (`size_of::<Span>()`, 60 bytes on
 //! the Vita) plus the page map (2 levels, 4 KiB leaves covering 4 MiB).
 //!
 //! What it must never do: touch a block's memory, or take the main heap's
