@@ -328,3 +328,45 @@ fn growth_starts_at_the_configured_unit() {
         h.destroy();
     }
 }
+
+#[test]
+fn threads_share_a_heap_object_under_its_lock() {
+    let h = heap(false, 256 << 10);
+    let threads = if cfg!(miri) { 2 } else { 4 };
+    let rounds = if cfg!(miri) { 10 } else { 2000 };
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let h = &*h;
+            s.spawn(move || {
+                let mut rng = Rng(0x51ED + t as u64);
+                let mut mine: Vec<(usize, usize)> = Vec::new();
+                for _ in 0..rounds {
+                    if mine.len() < 32 && rng.below(3) != 0 {
+                        let size = 1 + rng.below(200_000) as usize;
+                        let p = h.memalign(256 << rng.below(5), size);
+                        assert!(!p.is_null());
+                        // SAFETY: the block is this thread's.
+                        unsafe { core::ptr::write_bytes(p, t as u8, size.min(64)) };
+                        mine.push((p as usize, size));
+                    } else if let Some((p, size)) = mine.pop() {
+                        // SAFETY: the block is this thread's; its first
+                        // bytes were written with the thread's number.
+                        unsafe {
+                            let b = core::slice::from_raw_parts(p as *const u8, size.min(64));
+                            assert!(b.iter().all(|&x| x == t as u8), "another thread wrote here");
+                            h.free(p as *mut u8).unwrap();
+                        }
+                    }
+                }
+                for (p, _) in mine {
+                    // SAFETY: the thread's own blocks.
+                    unsafe { h.free(p as *mut u8) }.unwrap();
+                }
+            });
+        }
+    });
+    h.check().unwrap();
+    assert_eq!(h.stats().allocations, 0);
+    // SAFETY: nothing uses the heap again.
+    assert_eq!(unsafe { h.destroy() }, 0);
+}
