@@ -68,12 +68,21 @@ impl Write for Line {
 #[cold]
 #[inline(never)]
 pub fn misuse(call: &str, addr: usize, what: Misuse) -> ! {
+    misuse_at(format_args!("{call}({addr:#x})"), what)
+}
+
+/// Reports `what` found in `call(heap, addr)` on a heap object and ends
+/// the program.
+#[cold]
+#[inline(never)]
+pub fn heap_misuse(call: &str, heap: usize, addr: usize, what: Misuse) -> ! {
+    misuse_at(format_args!("{call}({heap:#x}, {addr:#x})"), what)
+}
+
+/// "vitalloc: <site>: <what>; aborting", then the end.
+fn misuse_at(site: core::fmt::Arguments<'_>, what: Misuse) -> ! {
     let mut line = Line::new();
-    let _ = writeln!(
-        line,
-        "vitalloc: {call}({addr:#x}): {}; aborting",
-        what.describe()
-    );
+    let _ = writeln!(line, "vitalloc: {site}: {}; aborting", what.describe());
     fatal(line.as_cstr())
 }
 
@@ -85,20 +94,6 @@ pub fn check_failed(call: &dyn core::fmt::Display, what: &dyn core::fmt::Display
     let mut line = Line::new();
     let _ = writeln!(line, "vitalloc: {call}: {what}");
     report(line.as_cstr());
-}
-
-/// Reports `what` found in `call(heap, addr)` on a heap object and ends
-/// the program.
-#[cold]
-#[inline(never)]
-pub fn heap_misuse(call: &str, heap: usize, addr: usize, what: Misuse) -> ! {
-    let mut line = Line::new();
-    let _ = writeln!(
-        line,
-        "vitalloc: {call}({heap:#x}, {addr:#x}): {}; aborting",
-        what.describe()
-    );
-    fatal(line.as_cstr())
 }
 
 /// Prints `msg`, hands it to the hook and ends the program.
