@@ -11,8 +11,10 @@
  *     blocks equals the kernel's at every checkpoint;
  *  2. a GPU overrun: 4 KiB written past a block's end, then frees and
  *     allocations: the heap stays consistent (nothing of it lives there);
- *  3. the budget: a CDRAM budget of 8 MiB runs out (NULL + ENOMEM); after
- *     frees the heap allocates again;
+ *  3. the budgets: a CDRAM budget of 8 MiB runs out (NULL + ENOMEM); after
+ *     frees the heap allocates again; with the kernel's own budgets (CDRAM
+ *     112 MiB, phycont 26 MiB) a heap fills its class to within a block of
+ *     the budget, then NULL + ENOMEM;
  *  4. destroy with live blocks: their count is returned, every memblock of
  *     the heap is gone from the kernel, and the hook saw each release.
  */
@@ -197,11 +199,34 @@ static void budget(void)
 	sim_set_budgets(256 * VT_MIB, 112 * VT_MIB, 26 * VT_MIB);
 }
 
+/* Fills the class of `k` with 2 MiB textures until the kernel refuses. */
+static void fill_budget(const kind_t *k, size_t budget)
+{
+	vitalloc_heap_config_t c = {0};
+	c.mem_type = k->type;
+	c.name = "gpu_fill";
+	vitalloc_heap_t *h = vitalloc_heap_create(&c);
+	VT_REQUIRE(h != NULL);
+	size_t got = 0;
+	errno = 0;
+	while (vitalloc_heap_malloc(h, 2 * VT_MIB) != NULL)
+		got += 2 * VT_MIB;
+	VT_CHECK_EQ(errno, ENOMEM);
+	VT_CHECK_CMP(got, <=, budget);
+	VT_CHECK_CMP(got + 4 * VT_MIB, >=, budget);
+	VT_CHECK_EQ(vitalloc_heap_check(h), 0);
+	printf("  %s budget %lu MiB: %lu MiB of 2 MiB textures, then NULL + ENOMEM\n", k->prefix,
+	       (unsigned long)(budget / VT_MIB), (unsigned long)(got / VT_MIB));
+	vitalloc_heap_destroy(h);
+}
+
 int main(void)
 {
 	vt_start("test_gpu_heaps");
 	for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		one_type(&kinds[i]);
 	budget();
+	fill_budget(&kinds[0], 112 * VT_MIB);
+	fill_budget(&kinds[1], 26 * VT_MIB);
 	return vt_done("test_gpu_heaps");
 }
