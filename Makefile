@@ -13,7 +13,7 @@ EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
 .PHONY: all deps host vita header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
-	fuzz fuzz-build test-fuzz soak
+	fuzz fuzz-build test-fuzz miri test-miri soak
 
 all: deps host vita
 
@@ -77,7 +77,7 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-test: all lint check-header test-rust test-c test-arm test-sample test-preload test-fuzz
+test: all lint check-header test-rust test-c test-arm test-sample test-preload test-miri test-fuzz
 
 lint:
 	$(CARGO) fmt --check
@@ -132,7 +132,7 @@ FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 	-Cllvm-args=-simplifycfg-branch-fold-threshold=0 -Cdebug-assertions -Coverflow-checks \
 	-Cforce-frame-pointers -Zsanitizer=address
 
-fuzz-build:
+fuzz-build: deps
 	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) +nightly build --release \
 		--target $(FUZZ_TRIPLE) --bin ops
 
@@ -148,13 +148,25 @@ fuzz: fuzz-build
 test-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=60
 
+# Miri: the core's unit and property tests (src/**, `--lib`) interpreted
+# with undefined-behaviour checks (Stacked Borrows, alignment, data races,
+# leaks) and strict provenance: every pointer the heap hands out or follows
+# is derived from a pointer, never made from an integer. Under `cfg(miri)`
+# the tests use an arena source (no mmap) and shrink their case counts
+# (about 5 minutes). The tests in tests/ are not run: they need the host's
+# thread slot (inline assembly, which Miri cannot run).
+miri: deps
+	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib
+
+test-miri: miri
+
 # A long run: 10^8 random operations against the shadow model (release
 # mode, check() every 65536), then 4 threads handing blocks to each other
 # for SOAK_SECONDS with check() at barriers. Not part of `make test`
 # (about 25 minutes with the defaults).
 SOAK_OPS ?= 100000000
 SOAK_SECONDS ?= 600
-soak:
+soak: deps
 	SOAK_OPS=$(SOAK_OPS) $(CARGO) test --release --test soak -- --nocapture
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --test soak_threads -- --nocapture
 
