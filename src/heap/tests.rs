@@ -431,7 +431,7 @@ proptest! {
     // Under Miri: a few short sequences, and no regression files (Miri
     // isolates the program from the file system).
     #![proptest_config(ProptestConfig {
-        cases: miri_or(96, 3) as u32,
+        cases: miri_or(96, 2) as u32,
         failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
         ..ProptestConfig::default()
     })]
