@@ -18,7 +18,8 @@ VITA_DEBUG_TARGET := target/c-vita-debug/$(VITA_TRIPLE)/release
 EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
-.PHONY: all deps host vita debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean
+.PHONY: all deps host vita debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
+	fuzz fuzz-build test-fuzz miri test-miri soak
 
 all: deps host vita debug
 
@@ -135,7 +136,7 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-test: all lint check-header test-rust test-c test-arm test-sample test-preload
+test: all lint check-header test-rust test-c test-arm test-sample test-preload test-miri test-fuzz
 
 lint:
 	$(CARGO) fmt --check
@@ -151,6 +152,8 @@ lint:
 	$(CARGO) +nightly clippy --features c-library,debug-heap --lib --target-dir target/c-host-debug-clippy -- -D warnings
 	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library,debug-heap --lib \
 		--target-dir target/c-vita-clippy -- -D warnings
+	@# The fuzz crate is a workspace of its own (cargo-fuzz layout).
+	cd fuzz && $(CARGO) fmt --check && $(CARGO) +nightly clippy --target $(FUZZ_TRIPLE) -- -D warnings
 
 test-rust:
 	$(CARGO) test --release
@@ -170,6 +173,65 @@ test-sample: host vita
 
 test-preload: host
 	tools/test-preload.sh
+
+# ---- verification beyond the unit tests ---------------------------------------
+
+# Fuzzing (fuzz/fuzz_targets/ops.rs: random operation sequences against the
+# shadow model of tests/model/mod.rs, check() after every step). Built with
+# plain cargo and the flags cargo-fuzz passes (SanitizerCoverage for
+# libFuzzer, `--cfg fuzzing`, debug assertions so the heap's own
+# debug_assert!s run, AddressSanitizer for the model's and std's memory), so
+# a fresh machine needs no cargo-fuzz; `cargo +nightly fuzz run ops` in
+# this directory builds the same thing. `--target` keeps the flags off build
+# scripts. New inputs go to fuzz/target/corpus/ops, crashes to
+# fuzz/artifacts/ops/ (replay one: $(FUZZ_BIN) <file>); the committed seeds
+# in fuzz/corpus/ops are only read.
+FUZZ_SECONDS ?= 300
+FUZZ_TRIPLE := x86_64-unknown-linux-gnu
+FUZZ_BIN := fuzz/target/$(FUZZ_TRIPLE)/release/ops
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing \
+	-Cllvm-args=-simplifycfg-branch-fold-threshold=0 -Cdebug-assertions -Coverflow-checks \
+	-Cforce-frame-pointers -Zsanitizer=address
+
+fuzz-build: deps
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) +nightly build --release \
+		--target $(FUZZ_TRIPLE) --bin ops
+
+# -max_len: 2 KiB is about 128 operations, enough to build every state the
+# model reaches while keeping executions fast (measured: ~1000 per second).
+fuzz: fuzz-build
+	@mkdir -p fuzz/target/corpus/ops fuzz/artifacts/ops
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=30 -rss_limit_mb=4096 \
+		-print_final_stats=1 -artifact_prefix=fuzz/artifacts/ops/ fuzz/target/corpus/ops fuzz/corpus/ops
+
+# In `make test`: one minute, enough to replay the seeds and the corpus
+# grown by earlier runs on this machine and to explore a little further.
+test-fuzz:
+	$(MAKE) fuzz FUZZ_SECONDS=60
+
+# Miri: the core's unit and property tests (src/**, `--lib`) interpreted
+# with undefined-behaviour checks (Stacked Borrows, alignment, data races,
+# leaks) and strict provenance: every pointer the heap hands out or follows
+# is derived from a pointer, never made from an integer. Under `cfg(miri)`
+# the tests use an arena source (no mmap) and shrink their case counts
+# (about 5 minutes). The tests in tests/ are not run: they need the host's
+# thread slot (inline assembly, which Miri cannot run).
+miri: deps
+	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib
+
+test-miri: miri
+
+# A long run: 10^8 random operations against the shadow model (release
+# mode, check() every 65536), then 4 threads handing blocks to each other
+# for SOAK_SECONDS with check() at barriers. Not part of `make test`
+# (about 25 minutes with the defaults).
+SOAK_OPS ?= 100000000
+SOAK_SECONDS ?= 600
+soak: deps
+	SOAK_OPS=$(SOAK_OPS) $(CARGO) test --release --test soak -- --nocapture
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --test soak_threads -- --nocapture
 
 bench: host vita
 	bench/run.sh

@@ -54,6 +54,12 @@ for c in rust-src clippy; do
     rustup component add "$c" --toolchain nightly
   fi
 done
+# Miri runs the core's tests with undefined-behaviour checks (make miri).
+# Its first run also builds a checked standard library (cargo miri setup).
+if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q "^miri"; then
+  echo "ensure-deps: rustup component add miri --toolchain nightly (make miri)"
+  rustup component add miri --toolchain nightly
+fi
 if ! have cbindgen; then
   echo "ensure-deps: cargo install cbindgen (generates include/vitalloc.h)"
   cargo install --locked cbindgen

@@ -71,7 +71,7 @@ impl<S: BlockSource> Heap<S> {
                 let mut span_pages = 0;
                 while a < end {
                     let s = self.map.get(a);
-                    if s == NONE || (*s).base as usize != a || (*s).seg != seg as usize {
+                    if s == NONE || (*s).base as usize != a || (*s).seg != seg {
                         return broken(
                             "page map: a segment's run does not start where the last ended",
                             a as *const u8,

@@ -28,7 +28,7 @@ pub unsafe fn block_of(l: *mut Span) -> Block {
         Block {
             base: NonNull::new_unchecked((*l).base),
             size: (*l).bytes(),
-            handle: (*l).seg,
+            handle: (*l).seg.addr(),
         }
     }
 }
@@ -107,15 +107,17 @@ impl<S: BlockSource> Heap<S> {
             l.write(Span::new(KIND_LARGE));
             (*l).base = block.base.as_ptr();
             (*l).pages = block.size / PAGE_SIZE;
-            (*l).start = user as *mut u8;
-            (*l).seg = block.handle;
+            (*l).start = block.base.as_ptr().with_addr(user);
+            // The handle is a number (a memblock uid), kept in the
+            // segment's field of a span that has no segment.
+            (*l).seg = ptr::without_provenance_mut(block.handle);
             span::list_push(&mut self.large, l);
             self.map.set(base, pages_marked, l);
         }
         self.stats.large_blocks += 1;
         // SAFETY: `l` was just made.
         self.large_bytes_in_use += unsafe { usable(l) };
-        user as *mut u8
+        block.base.as_ptr().with_addr(user)
     }
 
     /// Frees a large block: the spare keeps it if it is small enough,

@@ -6,7 +6,6 @@
 use super::config::*;
 use super::large;
 use super::meta::Pool;
-use super::segments::Segment;
 use super::span::{KIND_FREE, KIND_LARGE, KIND_MEDIUM, Span};
 use super::{Heap, Misuse};
 use crate::source::BlockSource;
@@ -152,7 +151,7 @@ impl<S: BlockSource> Heap<S> {
                 self.map
                     .set((*s).base as usize + have * PAGE_SIZE, want - have, s);
                 self.medium_pages += want - have;
-                (*((*s).seg as *mut Segment)).used_pages += want - have;
+                (*(*s).seg).used_pages += want - have;
                 return true;
             }
             false

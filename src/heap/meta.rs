@@ -35,6 +35,9 @@ struct Recycled {
 pub struct Meta {
     next: usize,
     end: usize,
+    /// The chunk `next` and `end` lie in: bump space is derived from this
+    /// pointer (its provenance), not made from the integer address.
+    chunk: *mut u8,
     /// Chunks obtained from the source, newest first.
     pub chunks: *mut MetaChunk,
     /// Bytes and blocks of chunks obtained from the source (plus the seeded
@@ -64,6 +67,7 @@ impl Meta {
         Meta {
             next: 0,
             end: 0,
+            chunk: ptr::null_mut(),
             chunks: ptr::null_mut(),
             bytes: 0,
             blocks: 0,
@@ -96,17 +100,19 @@ impl Meta {
             })
         };
         self.chunks = chunk;
-        self.next = block.base.as_ptr() as usize + size_of::<MetaChunk>();
-        self.end = block.base.as_ptr() as usize + block.size;
+        self.chunk = block.base.as_ptr();
+        self.next = self.chunk.addr() + size_of::<MetaChunk>();
+        self.end = self.chunk.addr() + block.size;
         self.bytes += block.size;
         self.blocks += 1;
     }
 
     /// Carves from `[start, start + len)` (the front of the single block)
     /// before asking the source.
-    pub fn seed(&mut self, start: usize, len: usize) {
-        self.next = start;
-        self.end = start + len;
+    pub fn seed(&mut self, start: *mut u8, len: usize) {
+        self.chunk = start;
+        self.next = start.addr();
+        self.end = start.addr() + len;
         self.bytes += len;
     }
 
@@ -117,9 +123,10 @@ impl Meta {
             return ptr::null_mut();
         }
         self.next = at + bytes;
+        let p = self.chunk.with_addr(at);
         // SAFETY: the range lies in metadata memory nothing else uses.
-        unsafe { ptr::write_bytes(at as *mut u8, 0, bytes) };
-        at as *mut u8
+        unsafe { ptr::write_bytes(p, 0, bytes) };
+        p
     }
 
     /// A recycled object of `pool`, or bump space for one of `bytes`; null

@@ -383,7 +383,7 @@ impl<S: BlockSource> Heap<S> {
     pub(super) unsafe fn free_run(&mut self, s: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
-            let seg = (*s).seg as *mut Segment;
+            let seg = (*s).seg;
             (*seg).used_pages -= (*s).pages;
             if (*s).kind == span::KIND_SMALL {
                 (*seg).span_pages -= (*s).pages;

@@ -18,7 +18,7 @@ use super::meta::Pool;
 use super::span::{KIND_FREE, Span};
 use super::{BLOCK_ACQUIRED, BLOCK_RELEASED, BlockInfo, Heap};
 use crate::source::{Block, BlockKind, BlockSource};
-use core::ptr::{self, NonNull};
+use core::ptr;
 use core::sync::atomic::Ordering;
 
 /// A segment's record.
@@ -122,7 +122,7 @@ impl<S: BlockSource> Heap<S> {
             run.write(Span::new(KIND_FREE));
             (*run).base = block.base.as_ptr();
             (*run).pages = block.size / PAGE_SIZE;
-            (*run).seg = seg as usize;
+            (*run).seg = seg;
             self.map.set_ends(base, (*run).pages, run);
             self.pages.insert(run);
         }
@@ -143,7 +143,7 @@ impl<S: BlockSource> Heap<S> {
         }
         // SAFETY: per the caller.
         unsafe {
-            let seg = (*run).seg as *mut Segment;
+            let seg = (*run).seg;
             let spare = self.spare_segment;
             if spare.is_null() || spare == seg || !self.segment_is_empty(spare) {
                 self.spare_segment = seg;
@@ -168,7 +168,7 @@ impl<S: BlockSource> Heap<S> {
     pub(super) unsafe fn run_taken(&mut self, r: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
-            let seg = (*r).seg as *mut Segment;
+            let seg = (*r).seg;
             if seg == self.spare_segment {
                 self.spare_segment = ptr::null_mut();
             }
@@ -310,7 +310,6 @@ impl<S: BlockSource> Heap<S> {
             }
             return true;
         }
-        let base = block.base.as_ptr() as usize;
         // Room for the page map's leaves over the block, a descriptor per
         // 4 pages and thread heaps: generous, and far below the block.
         let meta = (size / 64)
@@ -322,12 +321,12 @@ impl<S: BlockSource> Heap<S> {
             return false;
         }
         self.single = Some(block);
-        self.meta.seed(base, meta);
+        self.meta.seed(block.base.as_ptr(), meta);
         self.note_acquired(block, BlockKind::Segment);
         // `reserved` counts the whole block; `check` finds it as the
         // segment plus the metadata bytes `seed` recorded.
         // SAFETY: `meta < size`, so the rest of the block is non-empty.
-        let rest = unsafe { NonNull::new_unchecked((base + meta) as *mut u8) };
+        let rest = unsafe { block.base.add(meta) };
         self.install_segment(Block {
             base: rest,
             size: size - meta,

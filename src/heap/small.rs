@@ -8,7 +8,6 @@
 
 use super::classes::{self, CLASS_COUNT};
 use super::config::*;
-use super::segments::Segment;
 use super::span::{self, FULL, Span};
 use super::{Heap, Misuse};
 use crate::front::local::LocalHeap;
@@ -56,7 +55,7 @@ impl<S: BlockSource> Heap<S> {
                 return false;
             }
             Span::format_small(s, cls, LocalHeap::id(lh));
-            (*((*s).seg as *mut Segment)).span_pages += pages;
+            (*(*s).seg).span_pages += pages;
             let next = pages * 2 * PAGE_SIZE;
             if next <= SPAN_GROW_MAX
                 && next / classes::CLASS_SIZE[cls] as usize <= SPAN_GROW_OBJECTS

@@ -32,6 +32,7 @@
 use super::check::{Broken, broken};
 use super::classes::{self, CLASS_SIZE};
 use super::config::PAGE_SIZE;
+use super::segments::Segment;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
@@ -112,8 +113,9 @@ pub struct Span {
     /// Link on the owner's remote-span stack.
     pub remote_next: *mut Span,
     /// FREE/SMALL/MEDIUM: the segment holding the run. LARGE: the source
-    /// block's handle.
-    pub seg: usize,
+    /// block's handle, as an address without provenance (never followed;
+    /// see [`crate::heap::large`]).
+    pub seg: *mut Segment,
 }
 
 impl Span {
@@ -137,7 +139,7 @@ impl Span {
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
             remote_next: ptr::null_mut(),
-            seg: 0,
+            seg: ptr::null_mut(),
         }
     }
 

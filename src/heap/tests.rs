@@ -11,16 +11,73 @@ use super::config::*;
 use super::*;
 #[allow(unused_imports)]
 use crate::front;
-use crate::source::{ArenaSource, MmapSource};
+use crate::source::ArenaSource;
+#[cfg(not(miri))]
+use crate::source::MmapSource;
 use proptest::prelude::*;
 use std::boxed::Box;
 use std::string::ToString;
 use std::vec::Vec;
 
-type Locked = crate::Allocator<MmapSource>;
+/// The source of the tests' heaps: `mmap`, or under Miri (which has no
+/// `mmap` with partial `munmap`) an arena over a buffer large enough for
+/// each test's peak (the tests that need more shrink under `cfg(miri)`).
+#[cfg(not(miri))]
+type Src = MmapSource;
+#[cfg(miri)]
+type Src = ArenaSource;
+type Locked = crate::Allocator<Src>;
 
-fn heap() -> Box<Locked> {
-    Box::new(crate::Allocator::new(MmapSource::new()))
+/// A test's heap, and the arena buffer it may use, freed after it (so
+/// Miri's leak check stays on).
+struct TestHeap<S: crate::source::BlockSource = Src> {
+    heap: Box<crate::Allocator<S>>,
+    /// Owned; a raw pointer, so moving the heap never retags the buffer
+    /// the arena's blocks point into.
+    arena: *mut [u8],
+}
+
+impl<S: crate::source::BlockSource> core::ops::Deref for TestHeap<S> {
+    type Target = crate::Allocator<S>;
+    fn deref(&self) -> &Self::Target {
+        &self.heap
+    }
+}
+
+impl<S: crate::source::BlockSource> Drop for TestHeap<S> {
+    fn drop(&mut self) {
+        if !self.arena.is_empty() {
+            // SAFETY: `arena` came from `Box::into_raw` in `arena_heap`, and
+            // the heap over it is never used again (`heap` is dropped after
+            // this, and has no drop glue touching its memory).
+            drop(unsafe { Box::from_raw(self.arena) });
+        }
+    }
+}
+
+/// A heap over an arena of `bytes`.
+fn arena_heap(bytes: usize) -> TestHeap<ArenaSource> {
+    let arena = Box::into_raw(std::vec![0u8; bytes].into_boxed_slice());
+    // SAFETY: the buffer is owned by the returned `TestHeap` and outlives
+    // every use of the arena.
+    let src = unsafe { ArenaSource::new(arena.cast::<u8>(), bytes) };
+    TestHeap {
+        heap: Box::new(crate::Allocator::new(src)),
+        arena,
+    }
+}
+
+#[cfg(not(miri))]
+fn heap() -> TestHeap {
+    TestHeap {
+        heap: Box::new(crate::Allocator::new(MmapSource::new())),
+        arena: core::ptr::slice_from_raw_parts_mut(core::ptr::null_mut(), 0),
+    }
+}
+
+#[cfg(miri)]
+fn heap() -> TestHeap {
+    arena_heap(64 << 20)
 }
 
 fn meta_bytes(h: &Locked) -> usize {
@@ -45,8 +102,20 @@ fn fill(p: *mut u8, n: usize, v: u8) {
     unsafe { core::ptr::write_bytes(p, v, n) }
 }
 
+/// Whether `p[..n]` all hold `v`. Under Miri, 16 bytes spread over the
+/// block and the last (Miri checks the heap's memory safety, and a byte
+/// costs it thousands of times more; the native run checks every byte).
 fn holds(p: *mut u8, n: usize, v: u8) -> bool {
-    (0..n).all(|i| unsafe { *p.add(i) } == v)
+    let step = if cfg!(miri) { (n / 16).max(1) } else { 1 };
+    (0..n)
+        .step_by(step)
+        .chain(n.checked_sub(1))
+        .all(|i| unsafe { *p.add(i) } == v)
+}
+
+/// `n`, or `small` under Miri (which runs a thousand times slower).
+const fn miri_or(n: usize, small: usize) -> usize {
+    if cfg!(miri) { small } else { n }
 }
 
 #[test]
@@ -55,8 +124,10 @@ fn every_size_class_and_tier_allocates_aligned_and_usable() {
     let mut live = Vec::new();
     // Sizes around every rounding step of each tier: class edges, TLSF
     // list edges, and page edges of large blocks.
-    let large_edges = (0..256).map(|k| LARGE_THRESHOLD + 3 * PAGE_SIZE - 128 + k);
+    // Under Miri, a sample that fits its arena.
+    let large_edges = (0..miri_or(256, 2)).map(|k| LARGE_THRESHOLD + 3 * PAGE_SIZE - 128 + k);
     for size in (0..=3 * SMALL_MAX)
+        .step_by(miri_or(1, 997))
         .chain([4096, 65536, 300_000, 3 << 20])
         .chain(large_edges)
     {
@@ -89,7 +160,11 @@ fn malloc_zero_gives_unique_pointers() {
 #[test]
 fn memalign_honours_every_power_of_two_up_to_4_mib() {
     let h = heap();
-    for shift in 0..=22 {
+    // Under Miri every fourth alignment and the largest.
+    let shifts = (0..=22)
+        .step_by(miri_or(1, 4))
+        .chain(cfg!(miri).then_some(22));
+    for shift in shifts {
         let align = 1usize << shift;
         for size in [1, 100, 5000, 2 << 20] {
             // Page-map nodes the block's address range happens to need are
@@ -252,7 +327,9 @@ fn foreign_and_interior_pointers_are_rejected() {
 #[test]
 fn empty_memory_goes_back_to_the_source() {
     let h = heap();
-    let ptrs: Vec<_> = (0..20000).map(|i| h.malloc(16 + i % 3000)).collect();
+    let ptrs: Vec<_> = (0..miri_or(20000, 1500))
+        .map(|i| h.malloc(16 + i % 3000))
+        .collect();
     let held = h.stats();
     assert!(held.segments > 3);
     for p in ptrs {
@@ -275,8 +352,11 @@ fn empty_memory_goes_back_to_the_source() {
 fn segments_grow_geometrically() {
     let h = heap();
     let mut ptrs = Vec::new();
-    while h.stats().reserved < 200 << 20 {
-        ptrs.push(h.malloc(100_000));
+    // Under Miri, a smaller heap, and statistics (a walk) every 8 blocks.
+    while h.stats().reserved < miri_or(200 << 20, 12 << 20) {
+        for _ in 0..miri_or(1, 8) {
+            ptrs.push(h.malloc(100_000));
+        }
     }
     let s = h.stats();
     assert!(
@@ -295,7 +375,7 @@ fn segments_grow_geometrically() {
 fn oscillating_at_a_boundary_does_not_call_the_source_each_time() {
     let h = heap();
     let mut blocks = 0;
-    for i in 0..1000 {
+    for i in 0..miri_or(1000, 60) {
         if i == 1 {
             // The first round obtains what the pattern needs (metadata
             // for the large block's address range, the spare large block).
@@ -342,14 +422,17 @@ fn limit_makes_allocations_fail_cleanly() {
 
 #[test]
 fn arena_source_serves_and_runs_out() {
-    let buf: &'static mut [u8] = Box::leak(std::vec![0u8; 4 << 20].into_boxed_slice());
-    let h: Box<crate::Allocator<ArenaSource>> =
-        Box::new(crate::Allocator::new(ArenaSource::from_static(buf)));
+    let mib = miri_or(4, 1);
+    let h = arena_heap(mib << 20);
     let mut n = 0;
     while !h.malloc(1000).is_null() {
         n += 1;
     }
-    assert!(n > 3000, "only {n} KiB-sized blocks from a 4 MiB arena");
+    // At least 3/4 of the arena serves KiB-sized blocks.
+    assert!(
+        n > 768 * mib,
+        "only {n} KiB-sized blocks from a {mib} MiB arena"
+    );
     h.check().unwrap();
 }
 
@@ -365,7 +448,7 @@ fn size() -> impl Strategy<Value = usize> {
     prop_oneof![
         6 => 0usize..=SMALL_MAX,
         3 => SMALL_MAX..64 << 10,
-        1 => (64usize << 10)..(3 << 20),
+        1 => (64usize << 10)..miri_or(3 << 20, (1 << 20) + (64 << 10)),
     ]
 }
 
@@ -379,13 +462,19 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // Under Miri: a few short sequences, and no regression files (Miri
+    // isolates the program from the file system).
+    #![proptest_config(ProptestConfig {
+        cases: miri_or(96, 2) as u32,
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
 
     /// Random sequences against a shadow model of the live blocks: no
     /// overlap, contents preserved, alignment and usable size honoured,
     /// statistics consistent, `check` clean after every step.
     #[test]
-    fn random_operations_match_the_model(ops in proptest::collection::vec(op(), 1..600)) {
+    fn random_operations_match_the_model(ops in proptest::collection::vec(op(), 1..miri_or(600, 24))) {
         let h = heap();
         // (pointer, requested size, fill byte)
         let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
@@ -503,21 +592,26 @@ fn block_hook_sees_every_block_obtained_and_released() {
     }
     let h = heap();
     let early = h.malloc(100); // before the hook: replayed when it is set
-    let mut seen = Box::new(Seen::default());
-    let user = &mut *seen as *mut Seen as usize;
-    h.with(|h| h.set_block_hook(Some(hook), user as *mut c_void));
-    assert_eq!(seen.live.len(), h.stats().source_blocks);
-    let mut ptrs: Vec<_> = (0..300).map(|i| h.malloc(1000 + i * 3000)).collect();
+    // Reached only through this raw pointer (by the hook and by the test
+    // between calls), so no reference outlives a call that runs the hook.
+    let user = Box::into_raw(Box::<Seen>::default());
+    let seen = || unsafe { &*user };
+    h.with(|h| h.set_block_hook(Some(hook), user.cast::<c_void>()));
+    assert_eq!(seen().live.len(), h.stats().source_blocks);
+    let mut ptrs: Vec<_> = (0..miri_or(300, 30))
+        .map(|i| h.malloc(1000 + i * 3000))
+        .collect();
     ptrs.push(h.malloc(5 << 20));
-    assert_eq!(seen.live.len(), h.stats().source_blocks);
-    assert_eq!(seen.live.values().sum::<usize>(), h.stats().reserved);
+    assert_eq!(seen().live.len(), h.stats().source_blocks);
+    assert_eq!(seen().live.values().sum::<usize>(), h.stats().reserved);
     for p in ptrs {
         unsafe { h.free(p) }.unwrap();
     }
     unsafe { h.free(early) }.unwrap();
     h.trim(0);
-    assert_eq!(seen.live.len(), h.stats().source_blocks);
-    assert_eq!(seen.live.values().sum::<usize>(), h.stats().reserved);
-    assert!(seen.events > 4);
+    assert_eq!(seen().live.len(), h.stats().source_blocks);
+    assert_eq!(seen().live.values().sum::<usize>(), h.stats().reserved);
+    assert!(seen().events > 4);
     h.with(|h| h.set_block_hook(None, core::ptr::null_mut()));
+    drop(unsafe { Box::from_raw(user) });
 }

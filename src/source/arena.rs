@@ -5,6 +5,11 @@
 //! in the free memory itself, so the source needs no memory of its own. It
 //! never touches memory it has handed out. Its operations walk that list: it
 //! is meant for a handful of large blocks, which is what the heap asks for.
+//!
+//! Addresses are computed as integers (alignment, splitting, merging) and
+//! turned back into pointers with [`ArenaSource::at`], which derives them
+//! from the region's own pointer: every pointer the arena writes through or
+//! hands out keeps the caller's provenance (Miri's strict provenance).
 
 use super::{Block, BlockKind, BlockSource, SourceError};
 use core::ptr::{self, NonNull};
@@ -24,6 +29,8 @@ pub struct ArenaSource {
     /// Address-ordered, coalesced free regions, each page-aligned and a
     /// multiple of [`GRANULARITY`] long.
     free: *mut FreeRegion,
+    /// The caller's region: every pointer into it is derived from this one.
+    base: *mut u8,
     start: usize,
     len: usize,
 }
@@ -36,9 +43,16 @@ impl ArenaSource {
     pub const fn empty() -> Self {
         ArenaSource {
             free: ptr::null_mut(),
+            base: ptr::null_mut(),
             start: 0,
             len: 0,
         }
+    }
+
+    /// A pointer to `addr`, which lies in the region, with the region's
+    /// provenance.
+    fn at<T>(&self, addr: usize) -> *mut T {
+        self.base.with_addr(addr).cast()
     }
 
     /// An arena over `len` bytes at `base`. Bytes before the first page
@@ -48,12 +62,12 @@ impl ArenaSource {
     /// The region is valid for reads and writes, is used by nothing else for
     /// as long as the arena or any block from it lives.
     pub unsafe fn new(base: *mut u8, len: usize) -> Self {
-        let start = (base as usize).wrapping_add(GRANULARITY - 1) & !(GRANULARITY - 1);
-        let end = (base as usize).saturating_add(len) & !(GRANULARITY - 1);
+        let start = base.addr().wrapping_add(GRANULARITY - 1) & !(GRANULARITY - 1);
+        let end = base.addr().saturating_add(len) & !(GRANULARITY - 1);
         if base.is_null() || start >= end {
             return Self::empty();
         }
-        let region = start as *mut FreeRegion;
+        let region: *mut FreeRegion = base.with_addr(start).cast();
         // SAFETY: `region` is page-aligned and inside the caller's region.
         unsafe {
             region.write(FreeRegion {
@@ -63,6 +77,7 @@ impl ArenaSource {
         };
         ArenaSource {
             free: region,
+            base,
             start,
             len: end - start,
         }
@@ -114,7 +129,7 @@ unsafe impl BlockSource for ArenaSource {
         unsafe {
             while !(*link).is_null() {
                 let r = *link;
-                let (r_start, r_size, r_next) = (r as usize, (*r).size, (*r).next);
+                let (r_start, r_size, r_next) = (r.addr(), (*r).size, (*r).next);
                 let r_end = r_start + r_size;
                 let base = (r_start + align - 1) & !(align - 1);
                 if base <= r_end && r_end - base >= size {
@@ -122,7 +137,7 @@ unsafe impl BlockSource for ArenaSource {
                     // The tail (if any) replaces `r` in the list, the head (if
                     // any) stays in front of it: the list stays ordered.
                     let after = if tail < r_end {
-                        let t = tail as *mut FreeRegion;
+                        let t: *mut FreeRegion = self.at(tail);
                         t.write(FreeRegion {
                             size: r_end - tail,
                             next: r_next,
@@ -138,7 +153,7 @@ unsafe impl BlockSource for ArenaSource {
                         *link = after;
                     }
                     return Ok(Block {
-                        base: NonNull::new_unchecked(base as *mut u8),
+                        base: NonNull::new_unchecked(self.at(base)),
                         size,
                         handle: 0,
                     });
@@ -150,7 +165,7 @@ unsafe impl BlockSource for ArenaSource {
     }
 
     unsafe fn release(&mut self, block: Block) {
-        let start = block.base.as_ptr() as usize;
+        let start = block.base.as_ptr().addr();
         let end = start + block.size;
         debug_assert!(start >= self.start && end <= self.start + self.len);
         let mut prev: *mut FreeRegion = ptr::null_mut();
@@ -158,22 +173,22 @@ unsafe impl BlockSource for ArenaSource {
         // SAFETY: as in `acquire`; the released range is no longer in use and
         // becomes a free-region header, merged with adjacent free regions.
         unsafe {
-            while !next.is_null() && (next as usize) < start {
+            while !next.is_null() && next.addr() < start {
                 prev = next;
                 next = (*next).next;
             }
-            let node = start as *mut FreeRegion;
+            let node: *mut FreeRegion = self.at(start);
             node.write(FreeRegion {
                 size: block.size,
                 next,
             });
-            if !next.is_null() && end == next as usize {
+            if !next.is_null() && end == next.addr() {
                 (*node).size += (*next).size;
                 (*node).next = (*next).next;
             }
             if prev.is_null() {
                 self.free = node;
-            } else if prev as usize + (*prev).size == start {
+            } else if prev.addr() + (*prev).size == start {
                 (*prev).size += (*node).size;
                 (*prev).next = (*node).next;
             } else {
