@@ -5,15 +5,26 @@ extern crate std;
 
 use super::BlockHeap;
 use crate::heap::Misuse;
-use crate::source::{Block, BlockKind, BlockSource, MmapSource, SourceError};
+#[cfg(miri)]
+use crate::source::ArenaSource;
+#[cfg(not(miri))]
+use crate::source::MmapSource;
+use crate::source::{Block, BlockKind, BlockSource, SourceError};
 use crate::sync::SpinLock;
 use std::vec::Vec;
 
-/// mmap memory; with `guard`, segments and large blocks are PROT_NONE
-/// from the moment they are handed out (only metadata stays readable).
-/// Records the live blocks and the largest alignment asked for.
+/// mmap memory (under Miri, which has no partial munmap, an arena over a
+/// buffer the source owns); with `guard`, segments and large blocks are
+/// PROT_NONE from the moment they are handed out (only metadata stays
+/// readable; natively only). Records the live blocks.
 struct Tracked {
+    #[cfg(not(miri))]
     inner: MmapSource,
+    #[cfg(miri)]
+    inner: ArenaSource,
+    /// Under Miri: the arena's buffer, freed with the source.
+    #[cfg(miri)]
+    arena: *mut [u8],
     guard: bool,
     gran: usize,
     live: Vec<(usize, usize, BlockKind)>,
@@ -21,12 +32,34 @@ struct Tracked {
 
 impl Tracked {
     fn new(guard: bool, gran: usize) -> Self {
+        #[cfg(miri)]
+        let arena = std::boxed::Box::into_raw(std::vec![0u8; 40 << 20].into_boxed_slice());
         Tracked {
+            #[cfg(not(miri))]
             inner: MmapSource::new(),
+            // SAFETY: the buffer is the arena's alone and outlives it
+            // (freed in `drop`, after the heap gave everything back).
+            #[cfg(miri)]
+            inner: unsafe { ArenaSource::new(arena.cast(), arena.len()) },
+            #[cfg(miri)]
+            arena,
             guard,
             gran,
             live: Vec::new(),
         }
+    }
+}
+
+// SAFETY: the arena buffer is owned by the source and only reached through
+// it (under the heap's lock).
+#[cfg(miri)]
+unsafe impl Send for Tracked {}
+
+#[cfg(miri)]
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // SAFETY: made by `Box::into_raw` in `new`; no block is live.
+        drop(unsafe { std::boxed::Box::from_raw(self.arena) });
     }
 }
 
@@ -56,7 +89,7 @@ unsafe impl BlockSource for Tracked {
             "{kind:?} of {size} bytes"
         );
         let b = self.inner.acquire(size, align, kind)?;
-        if self.guard && kind != BlockKind::Meta {
+        if self.guard && kind != BlockKind::Meta && !cfg!(miri) {
             // SAFETY: a fresh mapping of ours.
             unsafe { libc::mprotect(b.base.as_ptr().cast(), size, libc::PROT_NONE) };
         }
@@ -105,11 +138,11 @@ impl Rng {
 fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64) {
     let h = heap(guard, gran);
     let mut rng = Rng(seed);
-    let mut live: Vec<(usize, usize, usize)> = Vec::new(); // (ptr, size, align)
+    let mut live: Vec<(*mut u8, usize, usize)> = Vec::new(); // (ptr, size, align)
     for step in 0..steps {
         let op = rng.below(10);
         if op < 5 || live.is_empty() {
-            let size = 1usize << rng.below(23);
+            let size = 1usize << rng.below(if cfg!(miri) { 20 } else { 23 });
             let size = size + rng.below(size as u64) as usize;
             let align = if op < 3 {
                 4096
@@ -118,31 +151,31 @@ fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64) {
             };
             let p = h.memalign(align, size);
             assert!(!p.is_null(), "step {step}: {size} bytes");
-            live.push((p as usize, size, align));
+            live.push((p, size, align));
         } else if op < 8 || guard {
             let i = rng.below(live.len() as u64) as usize;
             let (p, _, _) = live.swap_remove(i);
             // SAFETY: a live block of this heap.
-            unsafe { h.free(p as *mut u8) }.unwrap();
+            unsafe { h.free(p) }.unwrap();
         } else {
             let i = rng.below(live.len() as u64) as usize;
             let (p, _, _) = live[i];
             let size = 1 + rng.below(3 << 20) as usize;
             // SAFETY: a live block of this heap.
-            let q = unsafe { h.realloc(p as *mut u8, size) }.unwrap();
+            let q = unsafe { h.realloc(p, size) }.unwrap();
             assert!(!q.is_null());
-            live[i] = (q as usize, size, 4096);
+            live[i] = (q, size, 4096);
         }
         h.check().unwrap_or_else(|b| panic!("step {step}: {b}"));
         let mut in_use = 0;
         for &(p, size, align) in &live {
-            assert_eq!(p % align, 0, "step {step}");
+            assert_eq!(p.addr() % align, 0, "step {step}");
             // SAFETY: live blocks of this heap.
-            let u = unsafe { h.usable_size(p as *mut u8) }.unwrap();
+            let u = unsafe { h.usable_size(p) }.unwrap();
             assert!(u >= size, "step {step}: usable {u} < {size}");
             in_use += u;
         }
-        let mut spans: Vec<(usize, usize)> = live.iter().map(|&(p, s, _)| (p, s)).collect();
+        let mut spans: Vec<(usize, usize)> = live.iter().map(|&(p, s, _)| (p.addr(), s)).collect();
         spans.sort_unstable();
         for w in spans.windows(2) {
             assert!(w[0].0 + w[0].1 <= w[1].0, "step {step}: overlap");
@@ -339,7 +372,7 @@ fn threads_share_a_heap_object_under_its_lock() {
             let h = &*h;
             s.spawn(move || {
                 let mut rng = Rng(0x51ED + t as u64);
-                let mut mine: Vec<(usize, usize)> = Vec::new();
+                let mut mine: Vec<(*mut u8, usize)> = Vec::new();
                 for _ in 0..rounds {
                     if mine.len() < 32 && rng.below(3) != 0 {
                         let size = 1 + rng.below(200_000) as usize;
@@ -347,20 +380,20 @@ fn threads_share_a_heap_object_under_its_lock() {
                         assert!(!p.is_null());
                         // SAFETY: the block is this thread's.
                         unsafe { core::ptr::write_bytes(p, t as u8, size.min(64)) };
-                        mine.push((p as usize, size));
+                        mine.push((p, size));
                     } else if let Some((p, size)) = mine.pop() {
                         // SAFETY: the block is this thread's; its first
                         // bytes were written with the thread's number.
                         unsafe {
-                            let b = core::slice::from_raw_parts(p as *const u8, size.min(64));
+                            let b = core::slice::from_raw_parts(p, size.min(64));
                             assert!(b.iter().all(|&x| x == t as u8), "another thread wrote here");
-                            h.free(p as *mut u8).unwrap();
+                            h.free(p).unwrap();
                         }
                     }
                 }
                 for (p, _) in mine {
                     // SAFETY: the thread's own blocks.
-                    unsafe { h.free(p as *mut u8) }.unwrap();
+                    unsafe { h.free(p) }.unwrap();
                 }
             });
         }

@@ -49,6 +49,10 @@ fn map(len: usize) -> Option<usize> {
 /// Large blocks stay lazy (the program may never touch all of one).
 /// Errors (kernels before 5.14 lack MADV_POPULATE_WRITE) are ignored.
 fn populate(addr: usize, len: usize) {
+    // Miri has no madvise; the pages fault in on first touch there.
+    if cfg!(miri) {
+        return;
+    }
     // SAFETY: __errno_location returns the calling thread's errno.
     let saved = unsafe { *libc::__errno_location() };
     // SAFETY: the range is a fresh private mapping of ours.
