@@ -17,7 +17,11 @@
 #     kernel's memblock peak (what vitalloc held) and newlib's sbrk
 #     high-water mark (newlib's build is linked with --wrap=_sbrk_r).
 # Workloads: arm_bench.c, each at two heap sizes; plus one row per Lua
-# script when bench/arm/lua/build.sh exists and works.
+# script when bench/arm/lua/build.sh exists and works. Then the GPU-memory
+# table: gpu_bench.c (texture streaming) on a CDRAM and a phycont heap
+# object, against an mspace of the dlmalloc crate over one memblock
+# (bench/arm/mspace, built here with cargo +nightly; if that fails the
+# table says so and the vitalloc rows still run).
 #
 # Writes the Markdown report to stdout and build/bench-arm/results.md; raw
 # outputs in build/bench-arm/runs/. A benchmark, not a test: it fails only
@@ -156,6 +160,33 @@ else
 	note "$lua_note"
 fi
 
+# --- 4b. GPU memory: gpu_bench.c, vitalloc's heap objects and the mspace ----------
+# The anchor's archive keeps only its msp_* functions global, as the Makefile
+# does for libvitalloc.a: compiler_builtins' memcpy and __aeabi_* must not
+# replace newlib's (nor land inside the counted ranges).
+gpu_note=
+gpu_allocs=(vitalloc)
+cc_arm -Iinclude -c "$here/gpu_bench.c" -o "$out/gpu_bench.vitalloc.o"
+cc_arm -DGPU_MSPACE -c "$here/gpu_bench.c" -o "$out/gpu_bench.mspace.o"
+gpu_link() { # <alloc> <archive> <regex of its code in the map>
+	local elf=$out/gpu.$1.elf
+	rm -f "$elf"
+	link_arm "$out/gpu_bench.$1.o" "$out/harness.o" "$crt" "$2" "${sim[@]}" -lm -Wl,-Map="$elf.map" -o "$elf" >&2
+	[ -f "$elf" ] && python3 "$here/map2ranges.py" "$elf.map" "$elf" "$elf.ranges" --alloc "$3" --helper "$helpers" 2>>"$out/ranges.log"
+}
+gpu_link vitalloc "$lib" "$vitalloc_code" || die "linking gpu_bench with libvitalloc.a failed"
+msp_target=$out/mspace-target/armv7-sony-vita-newlibeabihf/release
+if cargo +nightly build -Zbuild-std=core --target armv7-sony-vita-newlibeabihf --release --locked \
+	--manifest-path "$here/mspace/Cargo.toml" --target-dir "$out/mspace-target" >"$out/mspace-build.log" 2>&1 &&
+	arm-none-eabi-objcopy -G msp_create -G msp_malloc -G msp_memalign -G msp_free \
+		"$msp_target/libvtb_mspace.a" "$out/libvtb_mspace.a" 2>>"$out/mspace-build.log" &&
+	gpu_link mspace "$out/libvtb_mspace.a" 'libvtb_mspace\.a\(' 2>>"$out/mspace-build.log"; then
+	gpu_allocs+=(mspace)
+else
+	gpu_note="The dlmalloc-mspace rows did not run: building bench/arm/mspace failed (log: build/bench-arm/mspace-build.log)."
+	note "$gpu_note"
+fi
+
 # --- 5. run everything, JOBS at a time ----------------------------------------------
 # A failed workload run is an error; a failed Lua run only a note (the Lua
 # rows are optional), shown in the report as a row that did not finish.
@@ -179,6 +210,14 @@ while IFS='|' read -r id _name _desc _group _size base args; do
 	done
 done <"$rows"
 for p in "${pids[@]}"; do reap "$p"; done
+# The GPU runs take a second each: one after the other. The mspace gets a
+# 24 MiB block (the workload's peak need, about 19 MiB, rounded up
+# generously; it must fit the simulated 26 MiB phycont budget).
+for a in "${gpu_allocs[@]}"; do
+	for t in cdram phycont; do
+		measure "$out/gpu.$a.elf" "gpu.$a.$t" $t $((24 << 20)) || { note "run gpu.$a.$t failed: $runs/gpu.$a.$t.stderr"; failed=1; }
+	done
+done
 
 # --- 6. the report ---------------------------------------------------------------------
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -186,5 +225,7 @@ rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 meta="vitalloc $rev (${lib#"$root"/} of $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')); $(qemu-arm --version | head -n1); run $(date -u '+%Y-%m-%d %H:%M UTC')."
 python3 "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
 	die "the report failed (a run that did not finish? see $runs)"
+echo >>"$out/results.md"
+python3 "$here/gpu_report.py" --runs "$runs" --note "$gpu_note" >>"$out/results.md" || die "the GPU report failed"
 cat "$out/results.md"
 [ $failed = 0 ] || die "some runs failed (see above); the table shows what finished"

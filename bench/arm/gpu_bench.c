@@ -1,0 +1,241 @@
+/*
+ * gpu_bench.c -- the texture-streaming workload of bench/arm/run.sh's GPU
+ * memory table: GPU buffers loaded and evicted over many frames, on one
+ * heap of a GPU memory type. Compiled twice from this file:
+ *   (default)      vitalloc's heap objects (vitalloc_heap_create with the
+ *                  type; libvitalloc.a),
+ *   -DGPU_MSPACE   the anchor: an mspace (bench/arm/mspace, the dlmalloc
+ *                  crate) over ONE memblock of the type, obtained before
+ *                  counting starts, as code using sceClibMspaceCreate does.
+ *
+ *   gpu_bench.elf cdram|phycont [mspace block bytes]
+ *
+ * The workload (every decision from a fixed-seed xorshift PRNG, never from
+ * an address, so both allocators see the same calls):
+ *   - buffer kinds: 70% textures of 16 KiB-1 MiB (256 B or 1 KiB aligned),
+ *     5% large textures of 1-4 MiB (1 KiB), 20% vertex/index buffers of
+ *     4-256 KiB (256 B), 5% render targets of 256 KiB-2 MiB (4 KiB); sizes
+ *     roughly log-uniform (an octave uniformly, then uniform in it);
+ *   - 3000 frames; each evicts 0-3 random resident buffers, then streams
+ *     in up to 4 new ones while fewer than 8 MiB are resident;
+ *   - every 250th frame a level change evicts half of the resident
+ *     buffers (chosen at random), which the next frames refill.
+ * Memory is sampled after every call, outside the counted code (the
+ * simulated kernel and this file are never counted): the peak of live
+ * requested bytes; for vitalloc the peak bytes and number of memblocks of
+ * the heap's type (sim_live_block: its metadata lives in USER_RW and is
+ * not included); for the mspace its high-water mark, the highest byte
+ * handed out minus the block's base (its state at the block's start
+ * included). Output, one line read by gpu_report.py:
+ *   gpu: <type> ops=<n> failed=<n> peak_live=<n> peak_held=<n> peak_blocks=<n> block=<n>
+ * (block: the mspace's block size, 0 for vitalloc).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "sim_kernel.h"
+
+#ifdef GPU_MSPACE
+/* bench/arm/mspace/src/lib.rs */
+void *msp_create(void *base, size_t size);
+void *msp_memalign(void *msp, size_t align, size_t size);
+void msp_free(void *msp, void *p);
+static void *msp;
+static char *block_base;
+#else
+#include "vitalloc.h"
+static vitalloc_heap_t *heap;
+#endif
+
+/* ------------------------------------------------------------ PRNG -- */
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint32_t next(void)
+{
+	uint64_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* Uniform in 0..n-1 (multiply-shift: the A9 has no divide instruction). */
+static uint32_t below(uint32_t n)
+{
+	return (uint32_t)(((uint64_t)next() * n) >> 32);
+}
+
+static uint32_t log_range(uint32_t lo, uint32_t hi)
+{
+	uint32_t octaves = 0, base;
+	while ((lo << (octaves + 1)) <= hi)
+		octaves++;
+	base = lo << below(octaves ? octaves : 1);
+	return base + below((2 * base < hi ? 2 * base : hi) - base + 1);
+}
+
+/* ------------------------------------------------ memory accounting -- */
+static uint32_t mem_type;
+static unsigned long long live, peak_live, peak_held;
+static unsigned peak_blocks;
+static unsigned long ops, failed;
+
+static void sample(void)
+{
+#ifdef GPU_MSPACE
+	peak_blocks = 1; /* the one block, held all along */
+#else
+	sim_block_t b;
+	unsigned long long held = 0;
+	unsigned n = 0;
+	for (unsigned i = 0; sim_live_block(i, &b); i++)
+		if (b.type == mem_type) {
+			held += b.size;
+			n++;
+		}
+	if (held > peak_held)
+		peak_held = held;
+	if (n > peak_blocks)
+		peak_blocks = n;
+#endif
+	if (live > peak_live)
+		peak_live = live;
+}
+
+static void *gpu_alloc(uint32_t align, uint32_t size)
+{
+	char *p;
+#ifdef GPU_MSPACE
+	p = msp_memalign(msp, align, size);
+#else
+	p = vitalloc_heap_memalign(heap, align, size);
+#endif
+	ops++;
+	if (!p) {
+		failed++;
+		return NULL;
+	}
+	*(volatile char *)p = 1; /* the upload starts */
+	live += size;
+#ifdef GPU_MSPACE
+	if ((unsigned long long)(p + size - block_base) > peak_held)
+		peak_held = (unsigned long long)(p + size - block_base);
+#endif
+	sample();
+	return p;
+}
+
+static void gpu_free(void *p, uint32_t size)
+{
+#ifdef GPU_MSPACE
+	msp_free(msp, p);
+#else
+	vitalloc_heap_free(heap, p);
+#endif
+	ops++;
+	live -= size;
+	sample();
+}
+
+/* ------------------------------------------------------------ workload -- */
+#define MAX_RES 512
+#define RESIDENT_TARGET (8u << 20)
+#define FRAMES 3000
+#define LEVEL_EVERY 250
+
+typedef struct {
+	void *p;
+	uint32_t size;
+} buf_t;
+static buf_t res[MAX_RES];
+static unsigned nres;
+
+static void load(void)
+{
+	uint32_t k = below(100), size, align;
+	if (k < 70) {
+		size = log_range(16 << 10, 1 << 20);
+		align = (next() & 1) ? 1024 : 256;
+	} else if (k < 75) {
+		size = log_range(1 << 20, 4 << 20);
+		align = 1024;
+	} else if (k < 95) {
+		size = log_range(4 << 10, 256 << 10);
+		align = 256;
+	} else {
+		size = log_range(256 << 10, 2 << 20);
+		align = 4096;
+	}
+	void *p = gpu_alloc(align, size);
+	if (p && nres < MAX_RES) {
+		res[nres].p = p;
+		res[nres].size = size;
+		nres++;
+	}
+}
+
+static void evict(unsigned i)
+{
+	gpu_free(res[i].p, res[i].size);
+	res[i] = res[--nres];
+}
+
+static void stream(void)
+{
+	for (int f = 1; f <= FRAMES; f++) {
+		if (f % LEVEL_EVERY == 0)
+			for (unsigned n = nres / 2; n--;)
+				evict(below(nres));
+		for (unsigned n = below(4); n-- && nres;)
+			evict(below(nres));
+		for (int n = 0; n < 4 && live < RESIDENT_TARGET; n++)
+			load();
+	}
+	while (nres)
+		evict(nres - 1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *t = argc > 1 ? argv[1] : "cdram";
+	if (!strcmp(t, "cdram"))
+		mem_type = SIM_MEMBLOCK_TYPE_USER_CDRAM_RW;
+	else if (!strcmp(t, "phycont"))
+		mem_type = SIM_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_RW;
+	else {
+		printf("usage: gpu_bench cdram|phycont [mspace block bytes]\n");
+		return 1;
+	}
+#ifdef GPU_MSPACE
+	size_t block = argc > 2 ? strtoul(argv[2], NULL, 0) : (size_t)24 << 20;
+	SceUID uid = sceKernelAllocMemBlock("vtb_mspace", mem_type, block, NULL);
+	if (uid < 0 || sceKernelGetMemBlockBase(uid, (void **)&block_base) < 0 ||
+	    !(msp = msp_create(block_base, block))) {
+		printf("gpu_bench: no mspace of %lu bytes\n", (unsigned long)block);
+		return 2;
+	}
+#else
+	size_t block = 0;
+	vitalloc_heap_config_t cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.mem_type = mem_type;
+	cfg.name = "vtb_gpu";
+	if (!(heap = vitalloc_heap_create(&cfg))) {
+		printf("gpu_bench: vitalloc_heap_create failed\n");
+		return 2;
+	}
+#endif
+	vtb_begin();
+	stream();
+	vtb_end();
+#ifndef GPU_MSPACE
+	vitalloc_heap_destroy(heap); /* after the counted part */
+#endif
+	printf("vtb-ops: %lu\n", ops);
+	printf("gpu: %s ops=%lu failed=%lu peak_live=%llu peak_held=%llu peak_blocks=%u block=%lu\n", t, ops,
+	       failed, peak_live, peak_held, peak_blocks, (unsigned long)block);
+	return 0;
+}
