@@ -104,10 +104,17 @@ impl<S: BlockSource> Heap<S> {
                             if (*s).kind == KIND_SMALL {
                                 span_pages += pages;
                             }
+                            // A small span maps every page; a medium block
+                            // its ends only.
                             for i in 1..pages {
-                                if self.map.get(a + i * PAGE_SIZE) != s {
+                                let want = if (*s).kind == KIND_SMALL || i == pages - 1 {
+                                    s
+                                } else {
+                                    NONE
+                                };
+                                if self.map.get(a + i * PAGE_SIZE) != want {
                                     return broken(
-                                        "page map: a span's page is not marked",
+                                        "page map: a span's or block's pages are marked wrongly",
                                         (a + i * PAGE_SIZE) as *const u8,
                                     );
                                 }

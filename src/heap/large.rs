@@ -60,7 +60,7 @@ impl<S: BlockSource> Heap<S> {
         let Some(bytes) = size
             .max(1)
             .checked_add(slack)
-            .and_then(|b| b.checked_next_multiple_of(gran))
+            .and_then(|b| super::align_up(b, gran))
         else {
             return ptr::null_mut();
         };
@@ -90,7 +90,8 @@ impl<S: BlockSource> Heap<S> {
             },
         };
         let base = block.base.as_ptr() as usize;
-        let user = base.next_multiple_of(align.max(MIN_ALIGN));
+        let align = align.max(MIN_ALIGN);
+        let user = base + (base.wrapping_neg() & (align - 1));
         let pages_marked = (user - base) / PAGE_SIZE + 1;
         let l = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
         if l.is_null() || !self.reserve_map(base, pages_marked * PAGE_SIZE) {

@@ -6,7 +6,7 @@
 use super::config::*;
 use super::large;
 use super::meta::Pool;
-use super::span::{KIND_FREE, KIND_LARGE, KIND_MEDIUM, Span};
+use super::span::{KIND_FREE, KIND_LARGE, KIND_MEDIUM, NONE, Span};
 use super::{Heap, Misuse};
 use crate::source::BlockSource;
 use core::ptr;
@@ -44,7 +44,10 @@ impl<S: BlockSource> Heap<S> {
         unsafe {
             (*s).kind = KIND_MEDIUM;
             (*s).start = (*s).base;
-            self.map.set((*s).base as usize, pages, s);
+            // Only the end pages: O(1) whatever the block's size (the
+            // interior stays unmapped; `Heap::misuse_outside` tells an
+            // interior pointer from free memory).
+            self.map.set_ends((*s).base as usize, pages, s);
             self.medium_pages += pages;
             self.medium_blocks += 1;
             (*s).start
@@ -143,13 +146,18 @@ impl<S: BlockSource> Heap<S> {
                 (*t).seg = (*s).seg;
                 (*s).pages = want;
                 self.medium_pages -= have - want;
-                self.map.set((*t).base as usize, have - want, t);
+                self.map.set_ends((*s).base as usize, want, s);
+                self.map.set_ends((*t).base as usize, have - want, t);
                 self.free_run(t);
                 return true;
             }
             if self.pages.grow(&self.map, &mut self.meta, s, want - have) {
-                self.map
-                    .set((*s).base as usize + have * PAGE_SIZE, want - have, s);
+                // The old last page is interior now (unless it is the first).
+                if have > 1 {
+                    self.map
+                        .set((*s).base as usize + (have - 1) * PAGE_SIZE, 1, NONE);
+                }
+                self.map.set_ends((*s).base as usize, want, s);
                 self.medium_pages += want - have;
                 (*(*s).seg).used_pages += want - have;
                 return true;

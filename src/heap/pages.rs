@@ -22,7 +22,7 @@ use super::check::{Broken, broken};
 use super::config::PAGE_SIZE;
 use super::meta::{Meta, Pool};
 use super::pagemap::PageMap;
-use super::span::{self, KIND_FREE, NO_OWNER, NONE, Span};
+use super::span::{self, KIND_FREE, KIND_SMALL, NO_OWNER, NONE, Span};
 use core::ptr;
 use core::sync::atomic::Ordering;
 
@@ -149,7 +149,7 @@ impl Pages {
         unsafe {
             self.remove(r);
             let base = (*r).base as usize;
-            let lead = (base.next_multiple_of(align) - base) / PAGE_SIZE;
+            let lead = (base.wrapping_neg() & (align - 1)) / PAGE_SIZE;
             let total = (*r).pages;
             // `r` keeps the lead (if any); the carved run and the tail take
             // spare descriptors.
@@ -182,7 +182,8 @@ impl Pages {
     /// Turns the run of span `s` (in a segment) into free space, merging it
     /// with free neighbours of the same segment. Returns the resulting free
     /// run (in its bin). Descriptors merged away go back to `meta`.
-    /// O(pages of `s`), for clearing its page-map entries.
+    /// O(pages of `s`) for a small span (all its pages are mapped), O(1)
+    /// for a medium block (only its end pages are).
     ///
     /// # Safety
     /// `s` is a live span of a segment whose memory nobody uses any more.
@@ -190,7 +191,11 @@ impl Pages {
         // SAFETY: neighbours found through the page map are live spans.
         unsafe {
             let base = (*s).base as usize;
-            map.set(base, (*s).pages, NONE);
+            if (*s).kind == KIND_SMALL {
+                map.set(base, (*s).pages, NONE);
+            } else {
+                map.set_ends(base, (*s).pages, NONE);
+            }
             (*s).kind = KIND_FREE;
             (*s).owner.store(NO_OWNER, Ordering::Relaxed);
             (*s).class = 0xFF;

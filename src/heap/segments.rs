@@ -57,17 +57,20 @@ impl<S: BlockSource> Heap<S> {
             .checked_mul(PAGE_SIZE)
             .and_then(|b| b.checked_add(align - PAGE_SIZE))
             .and_then(|b| b.checked_add(self.tunables.top_pad))
-            .and_then(|b| b.checked_next_multiple_of(gran))
+            .and_then(|b| super::align_up(b, gran))
         else {
             return false;
         };
-        let grown = (self.segment_bytes >> SEGMENT_GROWTH_SHIFT)
-            .clamp(self.tunables.segment_min, SEGMENT_MAX)
-            .next_multiple_of(gran);
+        let grown = super::align_up(
+            (self.segment_bytes >> SEGMENT_GROWTH_SHIFT)
+                .clamp(self.tunables.segment_min, SEGMENT_MAX),
+            gran,
+        )
+        .unwrap_or(SEGMENT_MAX);
         let mut size = min.max(grown);
         let limit = self.tunables.limit;
         if limit != 0 {
-            let room = limit.saturating_sub(self.stats.reserved) / gran * gran;
+            let room = limit.saturating_sub(self.stats.reserved) & !(gran - 1);
             size = size.min(room.max(min));
         }
         // Near the limit, or when the system refuses, try smaller segments

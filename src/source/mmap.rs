@@ -19,7 +19,7 @@ impl MmapSource {
 
 const GRANULARITY: usize = 4096;
 
-fn map(len: usize) -> Option<usize> {
+fn map(len: usize) -> Option<*mut u8> {
     // A failed mmap sets errno; the C API sets errno itself where the
     // standard says so and must otherwise leave it alone (posix_memalign,
     // and the `_r` functions, which report through their reent).
@@ -39,7 +39,7 @@ fn map(len: usize) -> Option<usize> {
     };
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved };
-    (p != libc::MAP_FAILED).then_some(p as usize)
+    (p != libc::MAP_FAILED).then_some(p.cast())
 }
 
 /// Faults the pages of a segment or metadata block in now, as the Vita
@@ -48,7 +48,7 @@ fn map(len: usize) -> Option<usize> {
 /// inside an allocator call, which set the host benchmark's p99.9 latency.
 /// Large blocks stay lazy (the program may never touch all of one).
 /// Errors (kernels before 5.14 lack MADV_POPULATE_WRITE) are ignored.
-fn populate(addr: usize, len: usize) {
+fn populate(addr: *mut u8, len: usize) {
     // Miri has no madvise; the pages fault in on first touch there.
     if cfg!(miri) {
         return;
@@ -56,7 +56,7 @@ fn populate(addr: usize, len: usize) {
     // SAFETY: __errno_location returns the calling thread's errno.
     let saved = unsafe { *libc::__errno_location() };
     // SAFETY: the range is a fresh private mapping of ours.
-    unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
+    unsafe { libc::madvise(addr.cast(), len, MADV_POPULATE_WRITE) };
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved };
 }
@@ -64,11 +64,11 @@ fn populate(addr: usize, len: usize) {
 /// Linux's `MADV_POPULATE_WRITE` (5.14; not in every libc crate version).
 const MADV_POPULATE_WRITE: libc::c_int = 23;
 
-fn unmap(addr: usize, len: usize) {
+fn unmap(addr: *mut u8, len: usize) {
     if len != 0 {
         // SAFETY: callers pass a page-aligned range inside a mapping they own
         // and no longer use.
-        unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+        unsafe { libc::munmap(addr.cast(), len) };
     }
 }
 
@@ -93,20 +93,23 @@ unsafe impl BlockSource for MmapSource {
         let extra = if align > GRANULARITY { align } else { 0 };
         let len = size.checked_add(extra).ok_or(SourceError::Unsupported)?;
         let raw = map(len).ok_or(SourceError::Exhausted(-(libc::ENOMEM)))?;
-        let base = (raw + align - 1) & !(align - 1);
-        unmap(raw, base - raw);
-        unmap(base + size, raw + len - (base + size));
+        // Pointers stay derived from the mapping (strict provenance: the
+        // Miri run of the tests checks it).
+        let lead = raw.addr().wrapping_neg() & (align - 1);
+        let base = raw.wrapping_add(lead);
+        unmap(raw, lead);
+        unmap(base.wrapping_add(size), len - lead - size);
         if kind != BlockKind::Large {
             populate(base, size);
         }
         Ok(Block {
-            base: NonNull::new(base as *mut u8).ok_or(SourceError::Unsupported)?,
+            base: NonNull::new(base).ok_or(SourceError::Unsupported)?,
             size,
             handle: 0,
         })
     }
 
     unsafe fn release(&mut self, block: Block) {
-        unmap(block.base.as_ptr() as usize, block.size);
+        unmap(block.base.as_ptr(), block.size);
     }
 }

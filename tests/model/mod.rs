@@ -44,7 +44,7 @@ pub trait Heap: Sync + 'static {
     /// # Safety
     /// `p` is live and from this heap.
     unsafe fn usable_size(&self, p: *mut u8) -> usize;
-    fn check(&self) -> Result<(), &'static str>;
+    fn check(&self) -> Result<(), vitalloc::heap::Broken>;
     fn stats(&self) -> Stats;
     fn trim(&self);
 }
@@ -69,7 +69,7 @@ where
     unsafe fn usable_size(&self, p: *mut u8) -> usize {
         unsafe { Allocator::usable_size(self, p) }.expect("usable_size of a live block")
     }
-    fn check(&self) -> Result<(), &'static str> {
+    fn check(&self) -> Result<(), vitalloc::heap::Broken> {
         Allocator::check(self)
     }
     fn stats(&self) -> Stats {
