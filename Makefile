@@ -19,7 +19,7 @@ EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
 .PHONY: all deps host vita debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
-	fuzz fuzz-build test-fuzz miri test-miri soak
+	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz miri test-miri soak
 
 all: deps host vita debug
 
@@ -184,32 +184,44 @@ test-preload: host
 # a fresh machine needs no cargo-fuzz; `cargo +nightly fuzz run ops` in
 # this directory builds the same thing. `--target` keeps the flags off build
 # scripts. New inputs go to fuzz/target/corpus/ops, crashes to
-# fuzz/artifacts/ops/ (replay one: $(FUZZ_BIN) <file>); the committed seeds
+# fuzz/artifacts/ops/ (replay one: $(FUZZ_DIR)/ops <file>); the committed seeds
 # in fuzz/corpus/ops are only read.
 FUZZ_SECONDS ?= 300
 FUZZ_TRIPLE := x86_64-unknown-linux-gnu
-FUZZ_BIN := fuzz/target/$(FUZZ_TRIPLE)/release/ops
+FUZZ_DIR := fuzz/target/$(FUZZ_TRIPLE)/release
 FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 	-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing \
 	-Cllvm-args=-simplifycfg-branch-fold-threshold=0 -Cdebug-assertions -Coverflow-checks \
 	-Cforce-frame-pointers -Zsanitizer=address
 
+# Two targets with one input format: `ops` (the per-thread heap, as the C
+# library uses it) and `heaps` (a heap object, vitalloc_heap_*); both read
+# the seeds in fuzz/corpus/ops.
 fuzz-build: deps
 	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) +nightly build --release \
-		--target $(FUZZ_TRIPLE) --bin ops
+		--target $(FUZZ_TRIPLE) --bin ops --bin heaps
 
 # -max_len: 2 KiB is about 128 operations, enough to build every state the
 # model reaches while keeping executions fast (measured: ~1000 per second).
-fuzz: fuzz-build
-	@mkdir -p fuzz/target/corpus/ops fuzz/artifacts/ops
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=30 -rss_limit_mb=4096 \
-		-print_final_stats=1 -artifact_prefix=fuzz/artifacts/ops/ fuzz/target/corpus/ops fuzz/corpus/ops
+# FUZZ_SECONDS is per target.
+define run_fuzz
+	@mkdir -p fuzz/target/corpus/$(1) fuzz/artifacts/$(1)
+	$(FUZZ_DIR)/$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=30 -rss_limit_mb=4096 \
+		-print_final_stats=1 -artifact_prefix=fuzz/artifacts/$(1)/ fuzz/target/corpus/$(1) fuzz/corpus/ops
+endef
+fuzz-ops: fuzz-build
+	$(call run_fuzz,ops)
+fuzz-heaps: fuzz-build
+	$(call run_fuzz,heaps)
+
+fuzz: fuzz-ops fuzz-heaps
 
 # In `make test`: one minute, enough to replay the seeds and the corpus
 # grown by earlier runs on this machine and to explore a little further.
 test-fuzz:
-	$(MAKE) fuzz FUZZ_SECONDS=60
+	$(MAKE) fuzz-ops FUZZ_SECONDS=40
+	$(MAKE) fuzz-heaps FUZZ_SECONDS=20
 
 # Miri: the core's unit and property tests (src/**, `--lib`) interpreted
 # with undefined-behaviour checks (Stacked Borrows, alignment, data races,

@@ -80,6 +80,40 @@ where
     }
 }
 
+/// Heap objects (`vitalloc_heap_*`): every block out of band, page-aligned.
+impl<S, L> Heap for vitalloc::blocks::BlockHeap<S, L>
+where
+    S: BlockSource + Send + 'static,
+    L: RawLock + Sync + Send + 'static,
+{
+    fn malloc(&self, size: usize) -> *mut u8 {
+        vitalloc::blocks::BlockHeap::malloc(self, size)
+    }
+    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
+        vitalloc::blocks::BlockHeap::memalign(self, align, size)
+    }
+    unsafe fn realloc(&self, p: *mut u8, size: usize) -> *mut u8 {
+        unsafe { vitalloc::blocks::BlockHeap::realloc(self, p, size) }
+            .expect("realloc of a live block")
+    }
+    unsafe fn free(&self, p: *mut u8) {
+        unsafe { vitalloc::blocks::BlockHeap::free(self, p) }.expect("free of a live block")
+    }
+    unsafe fn usable_size(&self, p: *mut u8) -> usize {
+        unsafe { vitalloc::blocks::BlockHeap::usable_size(self, p) }
+            .expect("usable_size of a live block")
+    }
+    fn check(&self) -> Result<(), vitalloc::heap::Broken> {
+        vitalloc::blocks::BlockHeap::check(self)
+    }
+    fn stats(&self) -> Stats {
+        vitalloc::blocks::BlockHeap::stats(self)
+    }
+    fn trim(&self) {
+        vitalloc::blocks::BlockHeap::trim(self, 0);
+    }
+}
+
 /// The pattern's word at word offset `k` of a block with seed `seed`.
 #[inline(always)]
 fn word(seed: u64, k: usize) -> u64 {

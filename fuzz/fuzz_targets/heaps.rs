@@ -1,0 +1,37 @@
+//! Fuzz target `heaps`: the operation sequences of `ops` (see
+//! `tests/model/mod.rs`) on a heap object (`vitalloc_heap_*`'s
+//! `BlockHeap`, every block a page run or a block of its own, described
+//! out of band) over `mmap`, shared by the fuzzing thread and the model's
+//! worker thread under the heap's own lock. The model checks overlap,
+//! alignment, usable size, contents kept across realloc, the allocation
+//! count and `check()` after every step.
+#![no_main]
+
+#[path = "../../tests/model/mod.rs"]
+mod model;
+
+use libfuzzer_sys::fuzz_target;
+use model::{Mix, Model};
+use std::cell::RefCell;
+use vitalloc::{blocks::BlockHeap, source::MmapSource, sync::DefaultLock};
+
+static HEAP: BlockHeap<MmapSource, DefaultLock> = BlockHeap::new(MmapSource::new());
+
+thread_local! {
+    /// One model for the whole run, as in `ops`.
+    static MODEL: RefCell<Option<Model<BlockHeap<MmapSource, DefaultLock>>>> =
+        const { RefCell::new(None) };
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut words = data.chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    });
+    MODEL.with(|m| {
+        let mut m = m.borrow_mut();
+        let model = m.get_or_insert_with(|| Model::new(&HEAP, true));
+        model::run_words(model, &Mix::FUZZ, &mut words);
+    });
+});
