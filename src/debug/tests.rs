@@ -208,10 +208,12 @@ fn write_after_free_found_by_check_and_on_leaving_the_quarantine() {
         freer: 0x99,
     });
     assert_eq!(d.check(&*a), Err(want));
-    // Push it out of the quarantine with other frees.
+    // Push it out of the quarantine with other frees (fewer and larger
+    // under Miri).
+    let size = miri_or(1000, 50_000);
     let mut got = Ok(());
-    for _ in 0..=DEBUG_QUARANTINE_BYTES / 1000 {
-        let q = d.malloc(&*a, 1000, 1);
+    for _ in 0..=DEBUG_QUARANTINE_BYTES / size {
+        let q = d.malloc(&*a, size, 1);
         got = unsafe { d.free(&*a, q, 1) };
         if got.is_err() {
             break;
@@ -224,8 +226,10 @@ fn write_after_free_found_by_check_and_on_leaving_the_quarantine() {
 fn quarantine_is_bounded_and_flush_gives_everything_back() {
     let (a, d) = setup();
     let before = a.stats().in_use;
-    let blocks: Vec<*mut u8> = (0..3000)
-        .map(|i| d.malloc(&*a, 100 + i % 900, CALLER))
+    // More than the quarantine holds: under Miri fewer, larger blocks.
+    let (count, base) = (miri_or(3000, 120), miri_or(100, 12_000));
+    let blocks: Vec<*mut u8> = (0..count)
+        .map(|i| d.malloc(&*a, base + i % 900, CALLER))
         .collect();
     for &p in &blocks {
         unsafe { d.free(&*a, p, 2).unwrap() };
@@ -233,7 +237,7 @@ fn quarantine_is_bounded_and_flush_gives_everything_back() {
     let (live, bytes, qblocks, qbytes) = d.totals();
     assert_eq!((live, bytes), (0, 0));
     assert!(qbytes <= DEBUG_QUARANTINE_BYTES && qblocks > 0);
-    assert!(qbytes + 1000 > DEBUG_QUARANTINE_BYTES);
+    assert!(qbytes + base + 900 > DEBUG_QUARANTINE_BYTES);
     assert_eq!(d.check(&*a), Ok(()));
     d.flush(&*a).unwrap();
     assert_eq!(d.totals(), (0, 0, 0, 0));
@@ -341,7 +345,7 @@ fn threads_share_the_live_list_and_quarantine() {
             sc.spawn(move || {
                 let mut live: Vec<*mut u8> = Vec::new();
                 let mut x = t as u32 + 1;
-                for i in 0..miri_or(20_000, 300) {
+                for i in 0..miri_or(20_000, 100) {
                     x ^= x << 13;
                     x ^= x >> 17;
                     x ^= x << 5;
@@ -370,7 +374,7 @@ fn threads_share_the_live_list_and_quarantine() {
         }
         // Dumps and checks while the others run.
         sc.spawn(move || {
-            for _ in 0..miri_or(20, 3) {
+            for _ in 0..miri_or(20, 2) {
                 let mut n = 0;
                 d.for_each_live(|_, _, _, _| n += 1);
                 assert_eq!(d.check(a), Ok(()));
