@@ -63,21 +63,22 @@ pub const HEADER: usize = size_of::<Header>();
 const _: () = assert!(HEADER % crate::heap::config::MIN_ALIGN == 0);
 
 impl Header {
-    /// The header of the block at `user`.
-    pub fn of(user: usize) -> *mut Header {
-        (user - HEADER) as *mut Header
+    /// The header of the block at `user` (derived from `user`, so it keeps
+    /// the provenance of the pointer the block was reached by).
+    pub fn of(user: *mut u8) -> *mut Header {
+        user.wrapping_sub(HEADER).cast()
     }
     /// The user pointer of the block this header describes.
-    pub fn user(h: *const Header) -> usize {
-        h as usize + HEADER
+    pub fn user(h: *const Header) -> *mut u8 {
+        h.cast::<u8>().cast_mut().wrapping_add(HEADER)
     }
     /// The tag of a live block at `user` of `size` bytes.
-    pub fn live_tag(user: usize, size: usize) -> usize {
-        user ^ size ^ LIVE
+    pub fn live_tag(user: *const u8, size: usize) -> usize {
+        user.addr() ^ size ^ LIVE
     }
     /// The tag of a freed one.
-    pub fn freed_tag(user: usize, size: usize) -> usize {
-        user ^ size ^ FREED
+    pub fn freed_tag(user: *const u8, size: usize) -> usize {
+        user.addr() ^ size ^ FREED
     }
     /// What the block looks like, as far as its header tells.
     ///
@@ -103,7 +104,7 @@ impl Header {
         // SAFETY: per the caller.
         unsafe {
             Facts {
-                user: Self::user(h),
+                user: Self::user(h).addr(),
                 size: (*h).size,
                 caller: (*h).caller,
                 freer: (*h).freer,
@@ -177,9 +178,9 @@ impl fmt::Display for Fault {
 ///
 /// # Safety
 /// The bytes are writable.
-pub unsafe fn fill(at: usize, len: usize, byte: u8) {
+pub unsafe fn fill(at: *mut u8, len: usize, byte: u8) {
     // SAFETY: per the caller.
-    unsafe { core::ptr::write_bytes(at as *mut u8, byte, len) }
+    unsafe { core::ptr::write_bytes(at, byte, len) }
 }
 
 /// Whether the `len` bytes at `at` all hold `byte`. Compares a word at a
@@ -187,30 +188,30 @@ pub unsafe fn fill(at: usize, len: usize, byte: u8) {
 ///
 /// # Safety
 /// The bytes are readable.
-pub unsafe fn holds(at: usize, len: usize, byte: u8) -> bool {
+pub unsafe fn holds(at: *const u8, len: usize, byte: u8) -> bool {
     let word = usize::from_ne_bytes([byte; size_of::<usize>()]);
-    let end = at + len;
-    let mut p = at;
-    // SAFETY: every read lies in [at, end), readable per the caller; word
-    // reads are aligned.
+    // The bytes before the first word boundary, the whole words, the rest.
+    let head = (at.addr().wrapping_neg() % size_of::<usize>()).min(len);
+    let words = (len - head) / size_of::<usize>();
+    let tail = head + words * size_of::<usize>();
+    // SAFETY: every read lies in [at, at + len), readable per the caller;
+    // word reads start at a word boundary, so they are aligned.
     unsafe {
-        while p < end && p % size_of::<usize>() != 0 {
-            if *(p as *const u8) != byte {
+        for i in 0..head {
+            if *at.add(i) != byte {
                 return false;
             }
-            p += 1;
         }
-        while p + size_of::<usize>() <= end {
-            if *(p as *const usize) != word {
+        let w = at.add(head).cast::<usize>();
+        for i in 0..words {
+            if *w.add(i) != word {
                 return false;
             }
-            p += size_of::<usize>();
         }
-        while p < end {
-            if *(p as *const u8) != byte {
+        for i in tail..len {
+            if *at.add(i) != byte {
                 return false;
             }
-            p += 1;
         }
     }
     true

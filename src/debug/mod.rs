@@ -77,8 +77,10 @@ impl<S: crate::source::BlockSource, L: RawLock, const P: bool> Inner for crate::
         unsafe { crate::Allocator::usable_size(self, p) }
     }
     fn holds(&self, addr: usize) -> bool {
-        use crate::front::Shared;
-        self.map().get(addr) != crate::heap::span::NONE
+        // Under the heap's lock (taken after the debug layer's, never
+        // before): a thread holding the heap has it as `&mut`, page map
+        // included, so a lock-free read here would race with it.
+        self.with(|h| h.map.get(addr) != crate::heap::span::NONE)
     }
 }
 
@@ -219,7 +221,9 @@ impl<L: RawLock> Debug<L> {
         if inner.is_null() {
             return inner;
         }
-        let user = inner as usize + offset;
+        // Derived from `inner`: the user bytes, the header and the canary
+        // keep the inner block's provenance.
+        let user = inner.wrapping_add(offset);
         // SAFETY: `inner` is a live block of the inner allocator.
         let usable = unsafe { a.usable_size(inner) }.unwrap_or(total);
         let h = Header::of(user);
@@ -227,7 +231,7 @@ impl<L: RawLock> Debug<L> {
         // block's `usable` bytes, which nobody else knows of yet.
         unsafe {
             block::fill(user, size, FRESH);
-            block::fill(user + size, inner as usize + usable - user - size, CANARY);
+            block::fill(user.add(size), usable - offset - size, CANARY);
             h.write(Header {
                 next: ptr::null_mut(),
                 prev: ptr::null_mut(),
@@ -260,7 +264,7 @@ impl<L: RawLock> Debug<L> {
             c.live_bytes += size;
             c.peak_live = c.peak_live.max(c.live);
         });
-        user as *mut u8
+        user
     }
 
     // ----- checks -------------------------------------------------------------
@@ -270,12 +274,12 @@ impl<L: RawLock> Debug<L> {
     ///
     /// # Safety
     /// `h` is the header of a block of `a` (live or quarantined).
-    unsafe fn block_end(a: &impl Inner, h: *const Header) -> usize {
+    unsafe fn block_end(a: &impl Inner, h: *const Header) -> *mut u8 {
         // SAFETY: per the caller.
         unsafe {
-            let inner = Header::user(h) - (*h).offset;
-            let usable = a.usable_size(inner as *mut u8).unwrap_or(0);
-            inner + usable
+            let inner = Header::user(h).wrapping_sub((*h).offset);
+            let usable = a.usable_size(inner).unwrap_or(0);
+            inner.wrapping_add(usable)
         }
     }
 
@@ -291,7 +295,7 @@ impl<L: RawLock> Debug<L> {
             let state = Header::state(h);
             if want == State::Freed {
                 if state != State::Freed
-                    || !block::holds(info.user, info.size, POISON)
+                    || !block::holds(Header::user(h), info.size, POISON)
                     || !Self::canary_ok(a, h)
                 {
                     return Some(Fault::WriteAfterFree(info));
@@ -316,8 +320,8 @@ impl<L: RawLock> Debug<L> {
         // SAFETY: per the caller.
         unsafe {
             let end = Self::block_end(a, h);
-            let from = Header::user(h) + (*h).size;
-            from < end && block::holds(from, end - from, CANARY)
+            let from = Header::user(h).wrapping_add((*h).size);
+            from < end && block::holds(from, end.addr() - from.addr(), CANARY)
         }
     }
 
@@ -326,13 +330,13 @@ impl<L: RawLock> Debug<L> {
     ///
     /// # Safety
     /// `p` is any value; the lock is held.
-    unsafe fn live_block(a: &impl Inner, s: &State_, p: usize) -> Result<*mut Header, Fault> {
+    unsafe fn live_block(a: &impl Inner, s: &State_, p: *mut u8) -> Result<*mut Header, Fault> {
         let heap_says = || {
             // SAFETY: `usable_size` validates `p` without acting on it.
-            let m = unsafe { a.usable_size(p as *mut u8) }.err();
+            let m = unsafe { a.usable_size(p) }.err();
             Fault::Misuse(m.unwrap_or(Misuse::InvalidPointer))
         };
-        if p % MIN_ALIGN != 0 || p < HEADER {
+        if p.addr() % MIN_ALIGN != 0 || p.addr() < HEADER {
             return Err(heap_says());
         }
         let h = Header::of(p);
@@ -341,7 +345,7 @@ impl<L: RawLock> Debug<L> {
         // header of a large block aligned to more than a page lies past
         // them, and is looked for on the lists instead (O(blocks), only
         // for such blocks and for pointers that are not the heap's).
-        if !a.holds(h as usize) {
+        if !a.holds(h.addr()) {
             if Self::listed(s.q_head, h) {
                 return Err(Fault::Misuse(Misuse::DoubleFree));
             }
@@ -386,7 +390,6 @@ impl<L: RawLock> Debug<L> {
     /// # Safety
     /// `p` is any value (misuse comes back as a fault, nothing is touched).
     pub unsafe fn free(&self, a: &impl Inner, p: *mut u8, caller: usize) -> Result<(), Fault> {
-        let p = p as usize;
         // The block itself when it skips the quarantine, and the blocks
         // that leave the quarantine.
         let (direct, evicted) = self.with(|s| {
@@ -417,7 +420,7 @@ impl<L: RawLock> Debug<L> {
         // SAFETY: `direct` and the evicted blocks are ours alone now.
         unsafe {
             if !direct.is_null() {
-                let inner = (p - (*direct).offset) as *mut u8;
+                let inner = p.wrapping_sub((*direct).offset);
                 a.free(inner).map_err(Fault::Misuse)?;
             }
             Self::release(a, evicted)
@@ -460,7 +463,7 @@ impl<L: RawLock> Debug<L> {
                 if let Some(f) = Self::examine(a, h, State::Freed) {
                     return Err(f);
                 }
-                let inner = (Header::user(h) - (*h).offset) as *mut u8;
+                let inner = Header::user(h).wrapping_sub((*h).offset);
                 a.free(inner).map_err(Fault::Misuse)?;
                 h = next;
             }
@@ -508,7 +511,7 @@ impl<L: RawLock> Debug<L> {
             return Ok(0);
         }
         // SAFETY: under the lock; only read.
-        self.with(|s| unsafe { Self::live_block(a, s, p as usize).map(|h| (*h).size) })
+        self.with(|s| unsafe { Self::live_block(a, s, p).map(|h| (*h).size) })
     }
 
     /// `realloc(p, size)`: always moves (so a stale pointer to the old block
@@ -529,8 +532,7 @@ impl<L: RawLock> Debug<L> {
             return Ok(self.malloc(a, size, caller));
         }
         // SAFETY: under the lock; only read.
-        let old =
-            self.with(|s| unsafe { Self::live_block(a, s, p as usize).map(|h| (*h).size) })?;
+        let old = self.with(|s| unsafe { Self::live_block(a, s, p).map(|h| (*h).size) })?;
         let q = self.malloc(a, size, caller);
         if q.is_null() {
             if size > old {
@@ -540,10 +542,10 @@ impl<L: RawLock> Debug<L> {
                 // SAFETY: `p` was checked live; its bytes up to the inner
                 // block's end are its own.
                 unsafe {
-                    let h = Header::of(p as usize);
+                    let h = Header::of(p);
                     (*h).size = size;
-                    (*h).tag = Header::live_tag(p as usize, size);
-                    block::fill(p as usize + size, old - size, CANARY);
+                    (*h).tag = Header::live_tag(p, size);
+                    block::fill(p.add(size), old - size, CANARY);
                     s.live_bytes -= old - size;
                     let c = &mut s.classes[bucket(old)];
                     c.live -= 1;

@@ -7,21 +7,87 @@
 //! a test writes past a block, before it or after freeing it on purpose —
 //! always within the inner block the heap handed out (the canary, the
 //! header, the poisoned bytes), which is what the layer must detect.
+//!
+//! Pointers are kept as pointers (never rebuilt from integers), so Miri
+//! runs these tests with strict provenance.
 
 use super::block::{CANARY, FRESH, Fault, HEADER, POISON};
 use super::*;
+#[cfg(miri)]
+use crate::source::ArenaSource;
+#[cfg(not(miri))]
 use crate::source::MmapSource;
 use crate::sync::SpinLock;
 use std::boxed::Box;
 use std::vec::Vec;
 
-type Heap = crate::Allocator<MmapSource>;
+/// The heap behind the debug layer: `mmap`, or under Miri (which has no
+/// `mmap` with partial `munmap`) an arena over a buffer the test owns.
+#[cfg(not(miri))]
+type Src = MmapSource;
+#[cfg(miri)]
+type Src = ArenaSource;
+type Heap = crate::Allocator<Src>;
 
-fn setup() -> (Box<Heap>, Box<Debug<SpinLock>>) {
-    (
-        Box::new(crate::Allocator::new(MmapSource::new())),
-        Box::new(Debug::new()),
-    )
+/// A test's heap and, under Miri, the arena buffer under it, freed after
+/// the heap (so Miri's leak check stays on).
+struct TestHeap {
+    heap: Box<Heap>,
+    /// Owned (empty outside Miri); a raw pointer, so moving the heap never
+    /// retags the buffer its blocks point into.
+    arena: *mut [u8],
+}
+
+impl core::ops::Deref for TestHeap {
+    type Target = Heap;
+    fn deref(&self) -> &Heap {
+        &self.heap
+    }
+}
+
+impl Drop for TestHeap {
+    fn drop(&mut self) {
+        if !self.arena.is_empty() {
+            // SAFETY: `arena` came from `Box::into_raw` in `heap`, and the
+            // heap over it is not used again (no drop glue of `heap` touches
+            // the arena's memory).
+            drop(unsafe { Box::from_raw(self.arena) });
+        }
+    }
+}
+
+/// Bytes of the arena under Miri: the largest test peaks at a few MiB
+/// (2 MiB blocks aligned to 1 MiB, the 1 MiB quarantine).
+#[cfg(miri)]
+const ARENA_BYTES: usize = 32 << 20;
+
+#[cfg(not(miri))]
+fn heap() -> TestHeap {
+    TestHeap {
+        heap: Box::new(crate::Allocator::new(MmapSource::new())),
+        arena: core::ptr::slice_from_raw_parts_mut(core::ptr::null_mut(), 0),
+    }
+}
+
+#[cfg(miri)]
+fn heap() -> TestHeap {
+    let arena = Box::into_raw(std::vec![0u8; ARENA_BYTES].into_boxed_slice());
+    // SAFETY: the buffer is owned by the returned `TestHeap`, freed only
+    // after the heap over it.
+    let src = unsafe { ArenaSource::new(arena.cast::<u8>(), ARENA_BYTES) };
+    TestHeap {
+        heap: Box::new(crate::Allocator::new(src)),
+        arena,
+    }
+}
+
+fn setup() -> (TestHeap, Box<Debug<SpinLock>>) {
+    (heap(), Box::new(Debug::new()))
+}
+
+/// `n`, or `small` under Miri (which runs a thousand times slower).
+const fn miri_or(n: usize, small: usize) -> usize {
+    if cfg!(miri) { small } else { n }
 }
 
 const CALLER: usize = 0x1234_5678;
@@ -32,10 +98,10 @@ fn fresh_pattern_canary_and_size() {
     for size in [0, 1, 7, 8, 100, 1000, 5000, 40_000, 2 << 20] {
         let p = d.malloc(&*a, size, CALLER);
         assert!(!p.is_null());
-        assert_eq!(p as usize % MIN_ALIGN, 0);
+        assert_eq!(p.addr() % MIN_ALIGN, 0);
         unsafe {
-            assert!(block::holds(p as usize, size, FRESH), "size {size}");
-            assert!(block::holds(p as usize + size, DEBUG_CANARY_MIN, CANARY));
+            assert!(block::holds(p, size, FRESH), "size {size}");
+            assert!(block::holds(p.add(size), DEBUG_CANARY_MIN, CANARY));
             assert_eq!(d.usable_size(&*a, p), Ok(size));
         }
         assert_eq!(d.check(&*a), Ok(()));
@@ -49,7 +115,7 @@ fn memalign_keeps_alignment() {
     let (a, d) = setup();
     for align in [8, 16, 32, 64, 256, 4096, 65536] {
         let p = d.memalign(&*a, align, 100, CALLER);
-        assert_eq!(p as usize % align, 0, "align {align}");
+        assert_eq!(p.addr() % align, 0, "align {align}");
         unsafe {
             assert_eq!(d.usable_size(&*a, p), Ok(100));
             d.free(&*a, p, CALLER).unwrap();
@@ -63,7 +129,7 @@ fn large_blocks_aligned_beyond_a_page() {
     let (a, d) = setup();
     for align in [8192, 65536, 1 << 20] {
         let p = d.memalign(&*a, align, 2 << 20, CALLER);
-        assert_eq!(p as usize % align, 0);
+        assert_eq!(p.addr() % align, 0);
         unsafe {
             assert_eq!(d.usable_size(&*a, p), Ok(2 << 20));
             *p.add(2 << 20) = 0;
@@ -82,7 +148,7 @@ fn overrun_found_on_free_check_and_realloc() {
     let p = d.malloc(&*a, 24, CALLER);
     unsafe { *p.add(24) = 0 };
     let want = Fault::Overrun(block::Facts {
-        user: p as usize,
+        user: p.addr(),
         size: 24,
         caller: CALLER,
         freer: 0,
@@ -96,7 +162,7 @@ fn overrun_found_on_free_check_and_realloc() {
         std::format!("{want}"),
         std::format!(
             "buffer overrun after block {:#x} of 24 bytes, allocated by 0x12345678",
-            p as usize
+            p.addr()
         )
     );
 }
@@ -107,7 +173,7 @@ fn underrun_double_free_and_foreign_pointers() {
     let p = d.malloc(&*a, 40, CALLER);
     unsafe {
         *p.sub(1) ^= 1;
-        assert!(matches!(d.free(&*a, p, 1), Err(Fault::Underrun(f)) if f.user == p as usize));
+        assert!(matches!(d.free(&*a, p, 1), Err(Fault::Underrun(f)) if f.user == p.addr()));
         *p.sub(1) ^= 1;
         d.free(&*a, p, 1).unwrap();
         assert_eq!(d.free(&*a, p, 1), Err(Fault::Misuse(Misuse::DoubleFree)));
@@ -132,20 +198,22 @@ fn write_after_free_found_by_check_and_on_leaving_the_quarantine() {
     let p = d.malloc(&*a, 32, CALLER);
     unsafe {
         d.free(&*a, p, 0x99).unwrap();
-        assert!(block::holds(p as usize, 32, POISON));
+        assert!(block::holds(p, 32, POISON));
         *p.add(5) = 1;
     }
     let want = Fault::WriteAfterFree(block::Facts {
-        user: p as usize,
+        user: p.addr(),
         size: 32,
         caller: CALLER,
         freer: 0x99,
     });
     assert_eq!(d.check(&*a), Err(want));
-    // Push it out of the quarantine with other frees.
+    // Push it out of the quarantine with other frees (fewer and larger
+    // under Miri).
+    let size = miri_or(1000, 50_000);
     let mut got = Ok(());
-    for _ in 0..=DEBUG_QUARANTINE_BYTES / 1000 {
-        let q = d.malloc(&*a, 1000, 1);
+    for _ in 0..=DEBUG_QUARANTINE_BYTES / size {
+        let q = d.malloc(&*a, size, 1);
         got = unsafe { d.free(&*a, q, 1) };
         if got.is_err() {
             break;
@@ -158,16 +226,18 @@ fn write_after_free_found_by_check_and_on_leaving_the_quarantine() {
 fn quarantine_is_bounded_and_flush_gives_everything_back() {
     let (a, d) = setup();
     let before = a.stats().in_use;
-    let blocks: Vec<usize> = (0..3000)
-        .map(|i| d.malloc(&*a, 100 + i % 900, CALLER) as usize)
+    // More than the quarantine holds: under Miri fewer, larger blocks.
+    let (count, base) = (miri_or(3000, 120), miri_or(100, 12_000));
+    let blocks: Vec<*mut u8> = (0..count)
+        .map(|i| d.malloc(&*a, base + i % 900, CALLER))
         .collect();
     for &p in &blocks {
-        unsafe { d.free(&*a, p as *mut u8, 2).unwrap() };
+        unsafe { d.free(&*a, p, 2).unwrap() };
     }
     let (live, bytes, qblocks, qbytes) = d.totals();
     assert_eq!((live, bytes), (0, 0));
     assert!(qbytes <= DEBUG_QUARANTINE_BYTES && qblocks > 0);
-    assert!(qbytes + 1000 > DEBUG_QUARANTINE_BYTES);
+    assert!(qbytes + base + 900 > DEBUG_QUARANTINE_BYTES);
     assert_eq!(d.check(&*a), Ok(()));
     d.flush(&*a).unwrap();
     assert_eq!(d.totals(), (0, 0, 0, 0));
@@ -188,7 +258,7 @@ fn realloc_moves_copies_and_shrinks() {
         let q = d.realloc(&*a, p, 5000, 7).unwrap();
         assert_ne!(p, q);
         assert_eq!(core::slice::from_raw_parts(q, 10), b"0123456789");
-        assert!(block::holds(q as usize + 10, 4990, FRESH));
+        assert!(block::holds(q.add(10), 4990, FRESH));
         let r = d.realloc(&*a, q, 3, 8).unwrap();
         assert_eq!(core::slice::from_raw_parts(r, 3), b"012");
         assert_eq!(d.usable_size(&*a, r), Ok(3));
@@ -216,9 +286,9 @@ fn live_list_and_class_table() {
     assert_eq!(
         seen,
         [
-            (p1 as usize, 16, 0x100, 1),
-            (p3 as usize, 100_000, 0x300, 3),
-            (p4 as usize, 2 << 20, 0x400, 4)
+            (p1.addr(), 16, 0x100, 1),
+            (p3.addr(), 100_000, 0x300, 3),
+            (p4.addr(), 2 << 20, 0x400, 4)
         ]
     );
     let mut t = [ClassStats::default(); BUCKETS];
@@ -251,11 +321,11 @@ fn live_list_and_class_table() {
     let total: u64 = t.iter().map(|c| c.allocations).sum();
     assert_eq!(total, 4);
     // Many blocks, listed across batches, each once.
-    let more: Vec<usize> = (0..50).map(|i| d.malloc(&*a, i, 5) as usize).collect();
+    let more: Vec<*mut u8> = (0..50).map(|i| d.malloc(&*a, i, 5)).collect();
     let mut users = Vec::new();
     assert_eq!(d.for_each_live(|u, _, _, _| users.push(u)), 53);
     for m in &more {
-        assert_eq!(users.iter().filter(|&&u| u == *m).count(), 1);
+        assert_eq!(users.iter().filter(|&&u| u == m.addr()).count(), 1);
     }
 }
 
@@ -267,15 +337,15 @@ fn header_is_eight_words() {
 
 #[test]
 fn threads_share_the_live_list_and_quarantine() {
-    let a = Box::leak(Box::new(Heap::new(MmapSource::new())));
-    let d = Box::leak(Box::new(Debug::<crate::sync::DefaultLock>::new()));
+    let a = heap();
+    let d = Box::new(Debug::<crate::sync::DefaultLock>::new());
     let (a, d) = (&*a, &*d);
     std::thread::scope(|sc| {
         for t in 0..4usize {
             sc.spawn(move || {
-                let mut live: Vec<usize> = Vec::new();
+                let mut live: Vec<*mut u8> = Vec::new();
                 let mut x = t as u32 + 1;
-                for i in 0..20_000usize {
+                for i in 0..miri_or(20_000, 100) {
                     x ^= x << 13;
                     x ^= x >> 17;
                     x ^= x << 5;
@@ -286,25 +356,25 @@ fn threads_share_the_live_list_and_quarantine() {
                         if size > 0 {
                             unsafe { *p = i as u8 };
                         }
-                        live.push(p as usize);
+                        live.push(p);
                     } else {
                         let p = live.swap_remove((x as usize / 7) % live.len());
                         if x % 5 == 0 {
-                            let q = unsafe { d.realloc(a, p as *mut u8, size, t) }.unwrap();
-                            live.push(q as usize);
+                            let q = unsafe { d.realloc(a, p, size, t) }.unwrap();
+                            live.push(q);
                         } else {
-                            unsafe { d.free(a, p as *mut u8, t).unwrap() };
+                            unsafe { d.free(a, p, t).unwrap() };
                         }
                     }
                 }
                 for p in live {
-                    unsafe { d.free(a, p as *mut u8, t).unwrap() };
+                    unsafe { d.free(a, p, t).unwrap() };
                 }
             });
         }
         // Dumps and checks while the others run.
         sc.spawn(move || {
-            for _ in 0..20 {
+            for _ in 0..miri_or(20, 2) {
                 let mut n = 0;
                 d.for_each_live(|_, _, _, _| n += 1);
                 assert_eq!(d.check(a), Ok(()));

@@ -45,7 +45,7 @@ impl<L: RawLock> Debug<L> {
                 unsafe {
                     while n < BATCH && !s.cursor.is_null() && !newer((*s.cursor).serial, end) {
                         let h = s.cursor;
-                        batch[n] = (Header::user(h), (*h).size, (*h).caller, (*h).serial);
+                        batch[n] = (Header::user(h).addr(), (*h).size, (*h).caller, (*h).serial);
                         n += 1;
                         s.cursor = (*h).next;
                     }

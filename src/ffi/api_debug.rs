@@ -61,7 +61,7 @@ pub unsafe fn free(p: *mut c_void, call: &str) {
 unsafe fn free_from(p: *mut c_void, call: &str, caller: usize) {
     // SAFETY: the debug layer validates `p` before acting on it.
     if let Err(f) = unsafe { DEBUG.free(&HEAP, p.cast(), caller) } {
-        fault(call, p as usize, f)
+        fault(call, p.addr(), f)
     }
 }
 
@@ -72,7 +72,7 @@ pub unsafe fn realloc(p: *mut c_void, size: usize, e: Errno, call: &str) -> *mut
     // SAFETY: the debug layer validates `p` before acting on it.
     match unsafe { DEBUG.realloc(&HEAP, p.cast(), size, caller!()) } {
         Ok(q) => or_enomem(q, e),
-        Err(f) => fault(call, p as usize, f),
+        Err(f) => fault(call, p.addr(), f),
     }
 }
 
@@ -111,7 +111,7 @@ pub unsafe fn usable_size(p: *mut c_void, call: &str) -> usize {
     // SAFETY: the debug layer validates `p`.
     match unsafe { DEBUG.usable_size(&HEAP, p.cast()) } {
         Ok(n) => n,
-        Err(f) => fault(call, p as usize, f),
+        Err(f) => fault(call, p.addr(), f),
     }
 }
 
