@@ -230,8 +230,13 @@ test-fuzz:
 # the tests use an arena source (no mmap) and shrink their case counts
 # (about 5 minutes). The tests in tests/ are not run: they need the host's
 # thread slot (inline assembly, which Miri cannot run).
+# Two interpreters at once (the heap's tests, and the rest in a target
+# directory of its own so neither waits on the other's lock): Miri runs
+# one thread, and the machines have two cores.
 miri: deps
-	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib
+	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib -- heap:: & \
+	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib --target-dir target/miri-rest -- --skip heap:: & \
+	wait %1 && wait %2
 
 test-miri: miri
 
