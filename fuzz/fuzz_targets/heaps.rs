@@ -24,11 +24,7 @@ thread_local! {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut words = data.chunks(8).map(|c| {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        u64::from_le_bytes(w)
-    });
+    let mut words = model::words(data);
     MODEL.with(|m| {
         let mut m = m.borrow_mut();
         let model = m.get_or_insert_with(|| Model::new(&HEAP, true));

@@ -575,6 +575,16 @@ impl<H: Heap> Model<H> {
     }
 }
 
+/// A fuzzer input as the little-endian words `run_words` decodes (the last
+/// one zero-padded).
+pub fn words(data: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    data.chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    })
+}
+
 /// Runs the operations that `words` decodes to (until it runs dry),
 /// checking after every one, then frees everything.
 pub fn run_words<H: Heap>(model: &mut Model<H>, mix: &Mix, words: &mut dyn Iterator<Item = u64>) {
