@@ -234,9 +234,9 @@ test-fuzz:
 # directory of its own so neither waits on the other's lock): Miri runs
 # one thread, and the machines have two cores.
 miri: deps
-	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib -- heap:: & \
-	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib --target-dir target/miri-rest -- --skip heap:: & \
-	wait %1 && wait %2
+	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib -- heap:: & a=$$!; \
+	MIRIFLAGS="-Zmiri-strict-provenance" $(CARGO) +nightly miri test --lib --target-dir target/miri-rest -- --skip heap:: & b=$$!; \
+	wait $$a && wait $$b
 
 test-miri: miri
 
