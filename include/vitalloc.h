@@ -120,12 +120,17 @@ typedef struct {
   // Blocks held from the source in all (memblocks on the Vita):
   // segments, large blocks, cached spares and metadata blocks.
   size_t source_blocks;
-  // Small-object spans (4 KiB-granular runs of one size class).
+  // Small-object spans (4 KiB-granular runs of one size class; in a
+  // heap object, runs of slots of one size).
   size_t slabs;
   // Bytes in small-object spans.
   size_t slab_bytes;
   // Free bytes inside segments (free objects inside spans not counted).
   size_t free_bytes;
+  // The largest free run inside one segment, in bytes: the largest
+  // block the heap can make without obtaining memory. `free_bytes`
+  // minus this is fragmented: free, but in smaller pieces.
+  size_t largest_free;
   // The limit on `reserved`, or 0 for none.
   size_t limit;
   // Allocating calls (malloc, calloc, memalign and friends).
@@ -220,20 +225,23 @@ vitalloc_heap_t *vitalloc_heap_create(const vitalloc_heap_config_t *cfg);
 // `heap` is NULL or a live heap object that nothing uses again.
 size_t vitalloc_heap_destroy(vitalloc_heap_t *heap);
 
-// `size` bytes of the heap's memory, aligned to 4 KiB (every block is a
-// run of whole pages); `size` 0 gives a unique block. NULL with `errno`
-// ENOMEM when the memory, the limit or the capacity runs out (EINVAL for
-// a NULL heap). O(1) but for the system call that grows the heap.
+// `size` bytes of the heap's memory, aligned to 16 bytes. Blocks of up to
+// 2 KiB are slots of 16 B to 2 KiB sharing pages (aligned to the largest
+// power of two dividing the slot's size: a 64-byte block is 64-aligned);
+// larger ones are runs of whole 4 KiB pages, aligned to 4 KiB. `size` 0
+// gives a unique block. NULL with `errno` ENOMEM when the memory, the
+// limit or the capacity runs out (EINVAL for a NULL heap). O(1) but for
+// the system call that grows the heap.
 //
 // # Safety
 // `heap` is NULL or a live heap object.
 void *vitalloc_heap_malloc(vitalloc_heap_t *heap, size_t size);
 
 // As `vitalloc_heap_malloc`, aligned to `align`, a power of two (below
-// 4 KiB, 4 KiB; GXM's render targets want 4 KiB, textures 256 B or less);
-// any power of two the heap's size allows, 1 MiB and more included. NULL
-// with `errno` EINVAL for another alignment or a NULL heap, ENOMEM when
-// out of memory.
+// 16, 16; GXM's render targets want 4 KiB, textures 256 B or less,
+// buffers 16 B); any power of two the heap's size allows, 1 MiB and more
+// included. NULL with `errno` EINVAL for another alignment or a NULL
+// heap, ENOMEM when out of memory.
 //
 // # Safety
 // `heap` is NULL or a live heap object.
@@ -248,17 +256,20 @@ void *vitalloc_heap_memalign(vitalloc_heap_t *heap, size_t align, size_t size);
 // `heap` is a live heap object; nothing uses the block afterwards.
 void vitalloc_heap_free(vitalloc_heap_t *heap, void *p);
 
-// Resizes a block of `heap`: in place when the pages after it are free,
-// else a new block with the contents copied (by the CPU) and the old one
-// freed. NULL `p`: `vitalloc_heap_malloc`. NULL with `errno` ENOMEM (the
+// Resizes a block of `heap`: in place when it fits (a slot holding the
+// new size; pages shrunk, or grown into free pages after them), else a
+// new block (aligned as `vitalloc_heap_malloc`'s) with the contents
+// copied (by the CPU) and the old one freed. NULL `p`: `vitalloc_heap_malloc`. NULL with `errno` ENOMEM (the
 // block intact) when out of memory; misuse as `vitalloc_heap_free`.
 //
 // # Safety
 // As `vitalloc_heap_free`.
-void *vitalloc_heap_realloc(vitalloc_heap_t *heap, void *p, size_t size);
+void *vitalloc_heap_realloc(vitalloc_heap_t *heap,
+                            void *p,
+                            size_t size);
 
-// Usable bytes of a block of `heap` (a multiple of 4 KiB; 0 for NULL);
-// misuse as `vitalloc_heap_free`.
+// Usable bytes of a block of `heap` (its slot's size up to 2 KiB, else a
+// multiple of 4 KiB; 0 for NULL); misuse as `vitalloc_heap_free`.
 //
 // # Safety
 // `heap` is a live heap object.

@@ -3,29 +3,32 @@
 //! GPU memory: CDRAM, physically contiguous or uncached main memory).
 //!
 //! It is the same [`Heap`] as the main heap's, over a source of that memory
-//! type, with its own lock, used through the block half only: every
-//! request is a run of whole pages from a segment (medium) or a source
-//! block of its own (large), and each is described by a span record in the
+//! type, with its own lock, used without its size classes and thread heaps
+//! (they keep free-list links inside the objects): a block of up to
+//! [`SLOT_MAX`] bytes is a slot of a slot span, tracked by a bitmap
+//! (`heap/slots.rs`); a larger one is a run of whole pages from a segment
+//! (medium) or a source block of its own (large). Every record is in the
 //! heap's metadata, which the source serves from ordinary main memory
 //! (`BlockSource::granularity_of(BlockKind::Meta)`; on the Vita,
-//! `VitaSource` allocates metadata as `USER_RW`). No size-class spans (they
-//! keep free-list links inside the objects), so the heap never reads or
-//! writes the memory it manages: a GPU write past a block's end cannot
+//! `VitaSource` allocates metadata as `USER_RW`), so the heap never reads
+//! or writes the memory it manages: a GPU write past a block's end cannot
 //! corrupt it, and uncached memory is never read by the CPU to allocate.
 //!
-//! Cost: allocation and free are O(1) page-bin operations plus the merge
-//! with free neighbours (pages.rs), O(pages) only for the page-map entries
-//! of a run's two ends; a large block is one source call. Granularity is a
-//! 4 KiB page: a smaller request takes a page. The records cost one span
-//! descriptor per block and per free run (`size_of::<Span>()`, 60 bytes on
-//! the Vita) plus the page map (2 levels, 4 KiB leaves covering 4 MiB).
+//! Cost: a slot is O(1) (a partial span's bitmap words); a page run is
+//! O(1) page-bin operations plus the merge with free neighbours (pages.rs)
+//! and the page-map entries of the run's two ends; a large block is one
+//! source call. The records cost one span descriptor per page block and
+//! per free run (`size_of::<Span>()`, 60 bytes on the Vita), two per slot
+//! span (descriptor and bitmap, for 1–2 pages of slots), plus the page map
+//! (2 levels, 4 KiB leaves covering 4 MiB).
 //!
 //! What it must never do: touch a block's memory, or take the main heap's
 //! lock (it has its own; misuse is returned, and reported by the caller
 //! after the lock is released).
 
 use crate::heap::config::PAGE_SIZE;
-use crate::heap::span::NONE;
+use crate::heap::slots::{self, SLOT_MAX};
+use crate::heap::span::{KIND_SLOTS, NONE, Span};
 use crate::heap::{Broken, Heap, Misuse, Stats, Tunables};
 use crate::source::BlockSource;
 use crate::sync::RawLock;
@@ -61,17 +64,17 @@ impl<S: BlockSource, L: RawLock> BlockHeap<S, L> {
         r
     }
 
-    /// A block of at least `size` bytes, aligned to a page; null when out
-    /// of memory (or the limit).
+    /// A block of at least `size` bytes, aligned to [`MIN_ALIGN`] (to a page
+    /// from [`SLOT_MAX`] bytes up); null when out of memory (or the limit).
     pub fn malloc(&self, size: usize) -> *mut u8 {
-        self.memalign(PAGE_SIZE, size)
+        self.memalign(MIN_ALIGN, size)
     }
 
     /// A block of at least `size` bytes aligned to `align` (a power of two;
-    /// below a page, a page); null when out of memory.
+    /// at least [`MIN_ALIGN`]); null when out of memory.
     pub fn memalign(&self, align: usize, size: usize) -> *mut u8 {
         debug_assert!(align.is_power_of_two());
-        self.with(|h| h.alloc_block(size, align.max(PAGE_SIZE)))
+        self.with(|h| alloc(h, size, align))
     }
 
     /// Frees `p` (null is ignored).
@@ -89,7 +92,7 @@ impl<S: BlockSource, L: RawLock> BlockHeap<S, L> {
                 return Err(h.misuse_outside(p));
             }
             // SAFETY: `s` is the page map's span of `p`.
-            unsafe { h.free_block(s, p) }
+            unsafe { free(h, s, p) }
         })
     }
 
@@ -108,13 +111,14 @@ impl<S: BlockSource, L: RawLock> BlockHeap<S, L> {
                 return Err(h.misuse_outside(p));
             }
             // SAFETY: `s` is the page map's span of `p`.
-            unsafe { h.block_usable(s, p) }
+            unsafe { usable(h, s, p) }
         })
     }
 
-    /// Resizes the block at `p` to `size` bytes: in place when the pages
-    /// after it allow, else a new block (the contents copied by the CPU,
-    /// then the old block freed); null (with `p` intact) when out of
+    /// Resizes the block at `p` to `size` bytes: in place when it fits (a
+    /// slot holding `size`, or pages that can shrink or grow into free
+    /// pages after them), else a new block (the contents copied by the
+    /// CPU, then the old block freed); null (with `p` intact) when out of
     /// memory. `p` null: `malloc(size)`.
     ///
     /// # Safety
@@ -129,16 +133,21 @@ impl<S: BlockSource, L: RawLock> BlockHeap<S, L> {
                 return Err(h.misuse_outside(p));
             }
             // SAFETY: `s` is the page map's span of `p`, validated by
-            // `block_usable` before it is resized.
+            // `usable` before it is resized.
             unsafe {
-                let have = h.block_usable(s, p)?;
-                if h.resize_block_in_place(s, size) {
+                let have = usable(h, s, p)?;
+                let fits = if (*s).kind == KIND_SLOTS {
+                    size <= have
+                } else {
+                    size > SLOT_MAX && h.resize_block_in_place(s, size)
+                };
+                if fits {
                     return Ok(None);
                 }
-                let q = h.alloc_block(size, PAGE_SIZE);
+                let q = alloc(h, size, MIN_ALIGN);
                 if !q.is_null() {
                     core::ptr::copy_nonoverlapping(p, q, have.min(size));
-                    h.free_block(s, p)?;
+                    free(h, s, p)?;
                 }
                 Ok(Some(q))
             }
@@ -184,6 +193,50 @@ impl<S: BlockSource, L: RawLock> BlockHeap<S, L> {
         // SAFETY: per the caller: nobody uses the lock again.
         unsafe { self.lock.destroy() };
         live
+    }
+}
+
+/// The alignment every block has: what GXM asks of vertex, index and
+/// uniform buffers and of most textures.
+pub const MIN_ALIGN: usize = 16;
+
+/// A block of `size` bytes aligned to `align`: a slot when one holds it,
+/// else page runs. Counted as a call.
+fn alloc<S: BlockSource>(h: &mut Heap<S>, size: usize, align: usize) -> *mut u8 {
+    match slots::slot_class(size, align) {
+        Some(cls) => h.alloc_slot(cls),
+        None => h.alloc_block(size, align.max(PAGE_SIZE)),
+    }
+}
+
+/// Frees the block at `p`, a slot or page runs (or reports what `p` is
+/// not). Counted.
+///
+/// # Safety
+/// `s` is the page map's span of `p` (not `NONE`).
+unsafe fn free<S: BlockSource>(h: &mut Heap<S>, s: *mut Span, p: *mut u8) -> Result<(), Misuse> {
+    // SAFETY: per the caller.
+    unsafe {
+        if (*s).kind == KIND_SLOTS {
+            h.free_slot(s, p)
+        } else {
+            h.free_block(s, p)
+        }
+    }
+}
+
+/// Usable bytes of the block at `p`, a slot or page runs.
+///
+/// # Safety
+/// As for [`free`].
+unsafe fn usable<S: BlockSource>(h: &Heap<S>, s: *mut Span, p: *mut u8) -> Result<usize, Misuse> {
+    // SAFETY: per the caller.
+    unsafe {
+        if (*s).kind == KIND_SLOTS {
+            h.slot_usable(s, p)
+        } else {
+            h.block_usable(s, p)
+        }
     }
 }
 

@@ -9,8 +9,11 @@
  *     is a multiple of the granularity; the heap's metadata is in
  *     <prefix>_meta memblocks of type USER_RW; the block hook's set of
  *     blocks equals the kernel's at every checkpoint;
- *  2. a GPU overrun: 4 KiB written past a block's end, then frees and
- *     allocations: the heap stays consistent (nothing of it lives there);
+ *     small buffers of 16 B-2 KiB aligned to 16-256 B are slots sharing
+ *     pages of the same memblocks;
+ *  2. a GPU overrun: 4 KiB written past a block's end, 64 B past small
+ *     buffers', then frees and allocations: the heap stays consistent
+ *     (nothing of it lives there);
  *  3. the budgets: a CDRAM budget of 8 MiB runs out (NULL + ENOMEM); after
  *     frees the heap allocates again; with the kernel's own budgets (CDRAM
  *     112 MiB, phycont 26 MiB) a heap fills its class to within a block of
@@ -136,6 +139,21 @@ static void one_type(const kind_t *k)
 			tex[i - 1] = NULL;
 		}
 	}
+	/* small buffers (vertex, index, uniform): slots sharing pages */
+	static void *buf[64];
+	for (int i = 0; i < 64; i++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t n = 16 + (seed >> 16) % 2033;          /* 16 B .. 2 KiB */
+		size_t align = (size_t)16 << (seed >> 8) % 5; /* 16 .. 256 B */
+		buf[i] = vitalloc_heap_memalign(h, align, n);
+		VT_REQUIRE(buf[i] != NULL);
+		VT_CHECK_EQ((uintptr_t)buf[i] % align, 0);
+		VT_CHECK_CMP(vitalloc_heap_usable_size(h, buf[i]), >=, n);
+		check_in_data(k, buf[i], n);
+	}
+	vitalloc_stats_t s;
+	vitalloc_heap_stats(h, &s);
+	VT_CHECK_CMP(s.slab_bytes, <=, 64 * 2 * KIB); /* not a page each */
 	check_blocks(k, "after loading");
 	VT_CHECK_EQ(vitalloc_heap_check(h), 0);
 
@@ -147,11 +165,22 @@ static void one_type(const kind_t *k)
 			if (as_block_of((char *)tex[i] + u + 4 * KIB - 1, &b))
 				memset((char *)tex[i] + u, 0xEE, 4 * KIB);
 		}
+	for (int i = 0; i < 64; i++) {
+		size_t u = vitalloc_heap_usable_size(h, buf[i]);
+		sim_block_t b;
+		if (as_block_of((char *)buf[i] + u + 63, &b))
+			memset(buf[i], 0xEE, u + 64);
+	}
 	for (int i = 0; i < 48; i += 2)
 		if (tex[i]) {
 			vitalloc_heap_free(h, tex[i]);
 			tex[i] = NULL;
 		}
+	for (int i = 0; i < 64; i += 2) {
+		vitalloc_heap_free(h, buf[i]);
+		buf[i] = vitalloc_heap_malloc(h, 200);
+		VT_REQUIRE(buf[i] != NULL);
+	}
 	for (int i = 0; i < 48; i += 2) {
 		tex[i] = vitalloc_heap_malloc(h, 64 * KIB);
 		VT_REQUIRE(tex[i] != NULL);
@@ -159,13 +188,14 @@ static void one_type(const kind_t *k)
 	VT_CHECK_EQ(vitalloc_heap_check(h), 0);
 	check_blocks(k, "after the overrun");
 
-	vitalloc_stats_t s;
 	vitalloc_heap_stats(h, &s);
-	printf("  %s: %lu bytes in use, %lu held, %lu memblocks\n", k->prefix, (unsigned long)s.in_use,
-	       (unsigned long)s.reserved, (unsigned long)s.source_blocks);
+	printf("  %s: %lu bytes in use, %lu held, %lu memblocks, %lu free (largest run %lu)\n", k->prefix,
+	       (unsigned long)s.in_use, (unsigned long)s.reserved, (unsigned long)s.source_blocks,
+	       (unsigned long)s.free_bytes, (unsigned long)s.largest_free);
+	VT_CHECK_CMP(s.largest_free, <=, s.free_bytes);
 
 	/* 4. destroy with live blocks */
-	int live = 0;
+	int live = 64;
 	for (int i = 0; i < 48; i++)
 		live += tex[i] != NULL;
 	VT_CHECK_EQ(vitalloc_heap_destroy(h), (size_t)live);

@@ -1,7 +1,7 @@
 //! Fuzz target `heaps`: the operation sequences of `ops` (see
 //! `tests/model/mod.rs`) on a heap object (`vitalloc_heap_*`'s
-//! `BlockHeap`, every block a page run or a block of its own, described
-//! out of band) over `mmap`, shared by the fuzzing thread and the model's
+//! `BlockHeap`, every block a slot of a bitmap span, a page run or a
+//! block of its own, described out of band) over `mmap`, shared by the fuzzing thread and the model's
 //! worker thread under the heap's own lock. The model checks overlap,
 //! alignment, usable size, contents kept across realloc, the allocation
 //! count and `check()` after every step.

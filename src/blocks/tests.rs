@@ -3,7 +3,7 @@
 
 extern crate std;
 
-use super::BlockHeap;
+use super::{BlockHeap, MIN_ALIGN};
 use crate::heap::Misuse;
 #[cfg(miri)]
 use crate::source::ArenaSource;
@@ -133,23 +133,26 @@ impl Rng {
 }
 
 /// Random mallocs, memaligns, frees and in-place or moving reallocs of
-/// 1 B to 4 MiB with alignments up to 1 MiB; after every step the heap's
-/// check and the model's: alignment, usable size, no overlap, stats.
-fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64) {
+/// 1 B to 2^`max_shift` B (times up to 2) with alignments up to 1 MiB;
+/// after every step the heap's check and the model's: alignment, usable
+/// size, no overlap, stats.
+fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64, max_shift: u64) {
     let h = heap(guard, gran);
     let mut rng = Rng(seed);
     let mut live: Vec<(*mut u8, usize, usize)> = Vec::new(); // (ptr, size, align)
     for step in 0..steps {
         let op = rng.below(10);
         if op < 5 || live.is_empty() {
-            let size = 1usize << rng.below(if cfg!(miri) { 20 } else { 23 });
-            let size = size + rng.below(size as u64) as usize;
-            let align = if op < 3 {
-                4096
-            } else {
-                16usize << rng.below(17)
+            let size = 1usize << rng.below(max_shift.min(if cfg!(miri) { 20 } else { 23 }));
+            let size = size + rng.below(size as u64) as usize - 1;
+            let (p, align) = match op {
+                0 => (h.malloc(size), MIN_ALIGN),
+                1 | 2 => (h.memalign(4096, size), 4096),
+                _ => {
+                    let align = 1usize << rng.below(21);
+                    (h.memalign(align, size), align)
+                }
             };
-            let p = h.memalign(align, size);
             assert!(!p.is_null(), "step {step}: {size} bytes");
             live.push((p, size, align));
         } else if op < 8 || guard {
@@ -160,11 +163,11 @@ fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64) {
         } else {
             let i = rng.below(live.len() as u64) as usize;
             let (p, _, _) = live[i];
-            let size = 1 + rng.below(3 << 20) as usize;
+            let size = rng.below(1 << max_shift.min(22)) as usize;
             // SAFETY: a live block of this heap.
             let q = unsafe { h.realloc(p, size) }.unwrap();
             assert!(!q.is_null());
-            live[i] = (q, size, 4096);
+            live[i] = (q, size, MIN_ALIGN);
         }
         h.check().unwrap_or_else(|b| panic!("step {step}: {b}"));
         let mut in_use = 0;
@@ -194,7 +197,19 @@ fn shadow_run(guard: bool, gran: usize, steps: usize, seed: u64) {
 fn never_touches_the_memory_it_manages() {
     // Segments and large blocks are PROT_NONE: any access by the heap
     // would fault. (No realloc that moves: the copy is the caller's data.)
-    shadow_run(true, 4096, if cfg!(miri) { 20 } else { 1500 }, 0x9E37_79B9);
+    shadow_run(
+        true,
+        4096,
+        if cfg!(miri) { 20 } else { 1500 },
+        0x9E37_79B9,
+        23,
+    );
+}
+
+#[test]
+fn small_blocks_are_slots_and_never_touched() {
+    // Mostly blocks below a page (slots), PROT_NONE all the same.
+    shadow_run(true, 4096, if cfg!(miri) { 40 } else { 4000 }, 0x51_07, 12);
 }
 
 #[test]
@@ -204,6 +219,14 @@ fn shadow_model_with_realloc_and_cdram_granularity() {
         256 << 10,
         if cfg!(miri) { 20 } else { 1500 },
         0x1234_5678,
+        23,
+    );
+    shadow_run(
+        false,
+        1 << 20,
+        if cfg!(miri) { 30 } else { 3000 },
+        0xABCD,
+        13,
     );
 }
 
@@ -402,4 +425,78 @@ fn threads_share_a_heap_object_under_its_lock() {
     assert_eq!(h.stats().allocations, 0);
     // SAFETY: nothing uses the heap again.
     assert_eq!(unsafe { h.destroy() }, 0);
+}
+
+#[test]
+fn small_blocks_share_pages_and_go_back_when_freed() {
+    let h = heap(true, 4096);
+    // A renderer's uniform buffers: 64 bytes each, 16-byte aligned.
+    let n = if cfg!(miri) { 300 } else { 5000 };
+    let ps: Vec<*mut u8> = (0..n).map(|_| h.memalign(16, 64)).collect();
+    assert!(ps.iter().all(|p| !p.is_null() && p.addr() % 64 == 0));
+    let st = h.stats();
+    assert_eq!((st.allocations, st.in_use), (n, n * 64));
+    assert_eq!(
+        st.slab_bytes,
+        (n * 64).next_multiple_of(4096),
+        "64-byte slots fill their pages"
+    );
+    // SAFETY: live blocks of this heap.
+    unsafe {
+        assert_eq!(h.usable_size(ps[7]), Ok(64));
+        assert_eq!(h.realloc(ps[7], 50), Ok(ps[7]), "fits its slot: in place");
+        assert_eq!(h.free(ps[7].add(16)), Err(Misuse::InvalidPointer));
+        h.free(ps[7]).unwrap();
+        assert_eq!(h.free(ps[7]), Err(Misuse::DoubleFree));
+        assert_eq!(h.usable_size(ps[7]), Err(Misuse::DoubleFree));
+        for &p in &ps[8..] {
+            h.free(p).unwrap();
+        }
+    }
+    h.check().unwrap();
+    // What is left: one page of slots (ps[0..7]) and the class's empty
+    // span kept at most; nothing pins a segment once all is freed.
+    assert!(h.stats().slab_bytes <= 2 * 4096);
+    for &p in &ps[..7] {
+        // SAFETY: live blocks.
+        unsafe { h.free(p) }.unwrap();
+    }
+    h.check().unwrap();
+    let st = h.stats();
+    assert_eq!((st.allocations, st.slabs), (0, 0));
+    assert!(st.segments <= 1, "at most the spare segment is kept");
+    // Every size class and alignment a slot can serve.
+    for align in [1, 16, 64, 256, 1024, 2048] {
+        for size in [0, 1, 16, 17, 100, 200, 777, 1500, 2048] {
+            let p = h.memalign(align, size);
+            assert!(!p.is_null() && p.addr() % align.max(MIN_ALIGN) == 0);
+            // SAFETY: a live block.
+            let u = unsafe { h.usable_size(p) }.unwrap();
+            assert!(
+                u >= size && u <= size.max(align).max(16) * 2,
+                "{size} -> {u}"
+            );
+            h.check().unwrap();
+            // SAFETY: a live block.
+            unsafe { h.free(p) }.unwrap();
+        }
+    }
+    assert_eq!(h.stats().slabs, 0, "alone in its segment, no span is kept");
+    // Beside a block of pages, the emptied span stays for the next slot,
+    // until trimmed.
+    let pages = h.malloc(8192);
+    let p = h.malloc(100);
+    // SAFETY: a live block.
+    unsafe { h.free(p) }.unwrap();
+    assert_eq!(h.stats().slabs, 1, "kept");
+    h.check().unwrap();
+    h.trim(0);
+    assert_eq!(h.stats().slabs, 0, "trim gives it back");
+    // SAFETY: a live block.
+    unsafe { h.free(pages) }.unwrap();
+    h.trim(0);
+    assert_eq!(h.stats().segments, 0);
+    // SAFETY: nothing uses the heap again.
+    assert_eq!(unsafe { h.destroy() }, 0);
+    assert!(live_blocks(&h).is_empty());
 }

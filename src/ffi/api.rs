@@ -291,8 +291,14 @@ pub fn print_stats(title: Option<*const c_char>) {
     let mut line = Line::new();
     let _ = writeln!(
         line,
-        "vitalloc: {} source blocks: {} segments, {} large blocks; {} spans of {} bytes; {} bytes free in segments",
-        s.source_blocks, s.segments, s.large_blocks, s.slabs, s.slab_bytes, s.free_bytes
+        "vitalloc: {} source blocks: {} segments, {} large blocks; {} spans of {} bytes; {} bytes free in segments (largest run {})",
+        s.source_blocks,
+        s.segments,
+        s.large_blocks,
+        s.slabs,
+        s.slab_bytes,
+        s.free_bytes,
+        s.largest_free
     );
     sys::print(line.as_cstr());
     let mut line = Line::new();

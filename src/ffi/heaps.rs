@@ -183,24 +183,27 @@ pub unsafe extern "C" fn vitalloc_heap_destroy(heap: *mut VitallocHeap) -> usize
     unsafe { destroy_object(heap.cast()) }
 }
 
-/// `size` bytes of the heap's memory, aligned to 4 KiB (every block is a
-/// run of whole pages); `size` 0 gives a unique block. NULL with `errno`
-/// ENOMEM when the memory, the limit or the capacity runs out (EINVAL for
-/// a NULL heap). O(1) but for the system call that grows the heap.
+/// `size` bytes of the heap's memory, aligned to 16 bytes. Blocks of up to
+/// 2 KiB are slots of 16 B to 2 KiB sharing pages (aligned to the largest
+/// power of two dividing the slot's size: a 64-byte block is 64-aligned);
+/// larger ones are runs of whole 4 KiB pages, aligned to 4 KiB. `size` 0
+/// gives a unique block. NULL with `errno` ENOMEM when the memory, the
+/// limit or the capacity runs out (EINVAL for a NULL heap). O(1) but for
+/// the system call that grows the heap.
 ///
 /// # Safety
 /// `heap` is NULL or a live heap object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vitalloc_heap_malloc(heap: *mut VitallocHeap, size: usize) -> *mut c_void {
     // SAFETY: forwarded.
-    unsafe { vitalloc_heap_memalign(heap, 4096, size) }
+    unsafe { vitalloc_heap_memalign(heap, crate::blocks::MIN_ALIGN, size) }
 }
 
 /// As `vitalloc_heap_malloc`, aligned to `align`, a power of two (below
-/// 4 KiB, 4 KiB; GXM's render targets want 4 KiB, textures 256 B or less);
-/// any power of two the heap's size allows, 1 MiB and more included. NULL
-/// with `errno` EINVAL for another alignment or a NULL heap, ENOMEM when
-/// out of memory.
+/// 16, 16; GXM's render targets want 4 KiB, textures 256 B or less,
+/// buffers 16 B); any power of two the heap's size allows, 1 MiB and more
+/// included. NULL with `errno` EINVAL for another alignment or a NULL
+/// heap, ENOMEM when out of memory.
 ///
 /// # Safety
 /// `heap` is NULL or a live heap object.
@@ -237,9 +240,10 @@ pub unsafe extern "C" fn vitalloc_heap_free(heap: *mut VitallocHeap, p: *mut c_v
     checked(unsafe { o.free(p.cast()) }, "vitalloc_heap_free", heap, p)
 }
 
-/// Resizes a block of `heap`: in place when the pages after it are free,
-/// else a new block with the contents copied (by the CPU) and the old one
-/// freed. NULL `p`: `vitalloc_heap_malloc`. NULL with `errno` ENOMEM (the
+/// Resizes a block of `heap`: in place when it fits (a slot holding the
+/// new size; pages shrunk, or grown into free pages after them), else a
+/// new block (aligned as `vitalloc_heap_malloc`'s) with the contents
+/// copied (by the CPU) and the old one freed. NULL `p`: `vitalloc_heap_malloc`. NULL with `errno` ENOMEM (the
 /// block intact) when out of memory; misuse as `vitalloc_heap_free`.
 ///
 /// # Safety
@@ -267,8 +271,8 @@ pub unsafe extern "C" fn vitalloc_heap_realloc(
     q.cast()
 }
 
-/// Usable bytes of a block of `heap` (a multiple of 4 KiB; 0 for NULL);
-/// misuse as `vitalloc_heap_free`.
+/// Usable bytes of a block of `heap` (its slot's size up to 2 KiB, else a
+/// multiple of 4 KiB; 0 for NULL); misuse as `vitalloc_heap_free`.
 ///
 /// # Safety
 /// `heap` is a live heap object.

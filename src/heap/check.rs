@@ -10,7 +10,8 @@ use super::Heap;
 use super::classes::CLASS_COUNT;
 use super::config::{DIRECT_MAX, PAGE_SIZE};
 use super::segments::Segment;
-use super::span::{FULL, KIND_FREE, KIND_MEDIUM, KIND_SMALL, NO_OWNER, NONE, Span};
+use super::slots::SlotSums;
+use super::span::{FULL, KIND_FREE, KIND_MEDIUM, KIND_SLOTS, KIND_SMALL, NO_OWNER, NONE, Span};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
 use core::fmt;
@@ -56,6 +57,7 @@ impl<S: BlockSource> Heap<S> {
         let (mut seg_bytes, mut segments, mut medium_pages, mut medium_blocks) = (0, 0, 0, 0);
         let mut seg = self.segments;
         let mut prev_seg: *mut Segment = core::ptr::null_mut();
+        let mut slot_sums = SlotSums::default();
         // SAFETY: the walk follows the lists and the page map the heap
         // keeps; each step is validated before the next pointer is followed.
         unsafe {
@@ -99,6 +101,16 @@ impl<S: BlockSource> Heap<S> {
                                     );
                                 }
                             }
+                        }
+                        KIND_SLOTS => {
+                            // One or two pages: both ends, both mapped.
+                            if pages > 1 && self.map.get(a + PAGE_SIZE) != s {
+                                return broken(
+                                    "page map: a slot span's pages are marked wrongly",
+                                    (a + PAGE_SIZE) as *const u8,
+                                );
+                            }
+                            self.check_slot_span(s, &mut slot_sums)?;
                         }
                         KIND_SMALL | KIND_MEDIUM => {
                             if (*s).kind == KIND_SMALL {
@@ -146,6 +158,10 @@ impl<S: BlockSource> Heap<S> {
                 if used_pages != (*seg).used_pages || span_pages != (*seg).span_pages {
                     return broken("segment: its count of pages in use is wrong", seg);
                 }
+                if slot_sums.kept_pages != 0 && slot_sums.kept_pages == used_pages {
+                    return broken("slot spans: empty spans kept pin their segment", seg);
+                }
+                slot_sums.kept_pages = 0;
                 seg_bytes += (*seg).block.size;
                 segments += 1;
                 prev_seg = seg;
@@ -176,6 +192,7 @@ impl<S: BlockSource> Heap<S> {
                 lh = (*lh).next;
             }
         }
+        self.check_slots(&slot_sums)?;
         let (large, large_bytes, large_use) = self.check_large()?;
         let spare = self.spare_large.map_or(0, |b| b.size);
         let st = self.stats;

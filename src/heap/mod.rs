@@ -35,6 +35,8 @@ mod released;
 /// cbindgen:ignore
 mod segments;
 /// cbindgen:ignore
+pub(crate) mod slots;
+/// cbindgen:ignore
 mod small;
 /// cbindgen:ignore
 pub(crate) mod span;
@@ -271,6 +273,8 @@ pub struct Heap<S: BlockSource> {
     single_meta_outside: bool,
     /// Ranges recently given back (error messages only).
     released: released::Released,
+    /// Slot spans (heaps of out-of-band blocks only).
+    slots: slots::Slots,
     source: S,
 }
 
@@ -324,6 +328,7 @@ impl<S: BlockSource> Heap<S> {
             single_size: 0,
             single_meta_outside: false,
             released: released::Released::new(),
+            slots: slots::Slots::new(),
             source,
         }
     }
@@ -413,6 +418,7 @@ impl<S: BlockSource> Heap<S> {
                 self.segment_emptied(run);
             } else {
                 self.mark_pinning_spans(seg);
+                self.release_pinning_slot_spans(seg);
             }
             // One more segment of the visit `segment_emptied` started.
             let r = self.remark;
@@ -450,11 +456,13 @@ impl<S: BlockSource> Heap<S> {
     // ----- cached memory ------------------------------------------------------
 
     /// Gives back to the source everything cached and empty: the spare
-    /// segment, the spare large block, abandoned spans that emptied.
+    /// segment, the spare large block, abandoned spans that emptied, empty
+    /// slot spans.
     /// Returns whether anything was released. O(segments + abandoned spans).
     pub fn trim(&mut self, pad: usize) -> bool {
         let before = self.stats.reserved;
         self.sweep_abandoned();
+        self.release_empty_slot_spans();
         if let Some(b) = self.spare_large.take() {
             // SAFETY: the spare is unused.
             unsafe { self.release(b, crate::source::BlockKind::Large) };

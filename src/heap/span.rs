@@ -44,6 +44,9 @@ pub const KIND_SMALL: u8 = 2;
 pub const KIND_MEDIUM: u8 = 3;
 /// One large block: a source block of its own.
 pub const KIND_LARGE: u8 = 4;
+/// Blocks smaller than a page of a heap that keeps nothing in its memory:
+/// slots tracked by a bitmap record (see `slots.rs`).
+pub const KIND_SLOTS: u8 = 5;
 /// The shared descriptor of every page that is not the heap's.
 pub const KIND_NONE: u8 = 0;
 
@@ -73,7 +76,8 @@ pub struct Span {
     /// thread's heap, which is 0 for a thread that has none). Written only
     /// by the owner or under the heap lock.
     pub owner: AtomicUsize,
-    /// Free objects the owner allocates from (owner only).
+    /// Free objects the owner allocates from (owner only). SLOTS: the
+    /// address of the span's bitmap record (`slots.rs`).
     pub free: *mut FreeObj,
     /// Objects not on `free` (see the module invariants).
     pub used: u32,
@@ -81,14 +85,14 @@ pub struct Span {
     /// heap folds it into its totals when it wraps or the span leaves it).
     pub allocs: u32,
     /// SMALL: the first object (after the tail). MEDIUM and LARGE: the
-    /// pointer handed out.
+    /// pointer handed out. SLOTS: the first slot (`base`).
     pub start: *mut u8,
     /// SMALL: [`classes::recip`] of the object size.
     pub recip: u32,
     /// SMALL: objects in the span (its pages vary per thread heap: see
     /// `LocalHeap::span_pages`).
     pub cap: u32,
-    /// SMALL: the size class. Others: 0xFF.
+    /// SMALL: the size class. SLOTS: the slot class. Others: 0xFF.
     pub class: u8,
     /// One of the `KIND_*` values.
     pub kind: u8,

@@ -31,12 +31,17 @@ pub struct Stats {
     /// Blocks held from the source in all (memblocks on the Vita):
     /// segments, large blocks, cached spares and metadata blocks.
     pub source_blocks: usize,
-    /// Small-object spans (4 KiB-granular runs of one size class).
+    /// Small-object spans (4 KiB-granular runs of one size class; in a
+    /// heap object, runs of slots of one size).
     pub slabs: usize,
     /// Bytes in small-object spans.
     pub slab_bytes: usize,
     /// Free bytes inside segments (free objects inside spans not counted).
     pub free_bytes: usize,
+    /// The largest free run inside one segment, in bytes: the largest
+    /// block the heap can make without obtaining memory. `free_bytes`
+    /// minus this is fragmented: free, but in smaller pieces.
+    pub largest_free: usize,
     /// The limit on `reserved`, or 0 for none.
     pub limit: usize,
     /// Allocating calls (malloc, calloc, memalign and friends).
@@ -104,14 +109,16 @@ pub struct MallInfo {
 
 use super::Heap;
 use super::config::PAGE_SIZE;
-use super::span::{KIND_FREE, KIND_MEDIUM, KIND_SMALL};
+use super::span::{KIND_FREE, KIND_MEDIUM, KIND_SLOTS, KIND_SMALL};
 use crate::front::local::Counters;
 use crate::source::BlockSource;
 
-/// Sums over the small spans of every segment.
+/// Sums over the small spans (and slot spans) of every segment.
 #[derive(Default)]
 pub(super) struct SpanSums {
     pub spans: usize,
+    /// The largest free run, in bytes.
+    pub largest_free: usize,
     pub span_bytes: usize,
     pub used_objects: usize,
     pub used_bytes: usize,
@@ -140,8 +147,16 @@ impl<S: BlockSource> Heap<S> {
                         t.used_objects += used;
                         t.used_bytes += used * (*s).obj_size();
                         t.allocs += allocs as u64;
+                    } else if (*s).kind == KIND_SLOTS {
+                        t.spans += 1;
+                        t.span_bytes += (*s).bytes();
+                    } else if (*s).kind == KIND_FREE {
+                        t.largest_free = t.largest_free.max((*s).bytes());
                     }
-                    debug_assert!(matches!((*s).kind, KIND_SMALL | KIND_FREE | KIND_MEDIUM));
+                    debug_assert!(matches!(
+                        (*s).kind,
+                        KIND_SMALL | KIND_FREE | KIND_MEDIUM | KIND_SLOTS
+                    ));
                     a += (*s).pages.max(1) * PAGE_SIZE;
                 }
                 seg = (*seg).next;
@@ -177,7 +192,10 @@ impl<S: BlockSource> Heap<S> {
         let small_allocs = t.allocs.wrapping_add(c.allocs);
         let small_frees = small_allocs.wrapping_sub(small_live as u64);
         let large = self.stats.large_blocks;
-        let in_use = small_bytes + self.medium_pages * PAGE_SIZE + self.large_bytes_in_use;
+        let in_use = small_bytes
+            + self.slots.live_bytes()
+            + self.medium_pages * PAGE_SIZE
+            + self.large_bytes_in_use;
         if in_use > self.stats.in_use_peak {
             self.stats.in_use_peak = in_use;
         }
@@ -187,13 +205,14 @@ impl<S: BlockSource> Heap<S> {
             in_use_peak: k.in_use_peak,
             reserved: k.reserved,
             reserved_peak: k.reserved_peak,
-            allocations: small_live + self.medium_blocks + large,
+            allocations: small_live + self.slots.live() + self.medium_blocks + large,
             segments: k.segments,
             large_blocks: large,
             source_blocks: k.source_blocks,
             slabs: t.spans,
             slab_bytes: t.span_bytes,
             free_bytes: self.pages.free_pages * PAGE_SIZE,
+            largest_free: t.largest_free,
             limit: self.tunables.limit,
             malloc_calls: small_allocs.wrapping_sub(c.inner_allocs)
                 + k.small_failed

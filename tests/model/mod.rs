@@ -80,7 +80,8 @@ where
     }
 }
 
-/// Heap objects (`vitalloc_heap_*`): every block out of band, page-aligned.
+/// Heap objects (`vitalloc_heap_*`): every block out of band (slots below
+/// 2 KiB, page runs above).
 impl<S, L> Heap for vitalloc::blocks::BlockHeap<S, L>
 where
     S: BlockSource + Send + 'static,

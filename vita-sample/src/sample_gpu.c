@@ -63,8 +63,10 @@ int sample_gpu_part(const sample_platform_t *pf, sample_report_t *rep)
 		return rep->failures - failures;
 
 	/* A renderer's buffers: a 960x544 render target (4 KiB alignment), a
-	   256x256 RGBA texture (256 B), a 1024x1024 DXT5 texture (1 MiB), and
-	   vertex and index buffers (16 B). */
+	   256x256 RGBA texture (256 B), a 1024x1024 DXT5 texture (1 MiB),
+	   vertex and index buffers (16 B), and two small ones: a sprite's quad
+	   and a uniform buffer, which share a page (blocks of up to 2 KiB are
+	   slots, not pages). */
 	struct {
 		const char *what;
 		size_t size, align;
@@ -75,6 +77,8 @@ int sample_gpu_part(const sample_platform_t *pf, sample_report_t *rep)
 		{"texture 1024x1024 DXT5", 1024 * 1024, 256, NULL},
 		{"vertex buffer", 48 * 1024, 16, NULL},
 		{"index buffer", 12 * 1024, 16, NULL},
+		{"quad vertices", 4 * 20, 16, NULL},
+		{"uniform buffer", 64, 16, NULL},
 	};
 	size_t n = sizeof buf / sizeof buf[0], requested = 0;
 	for (size_t i = 0; i < n; i++) {
