@@ -5,28 +5,15 @@
 //! ordinary test run (so the model and this driver keep working), 10^8 in
 //! `make soak`. Prints operations, time, operations per second and checks.
 
+mod common;
 mod model;
 
+use common::{env, next};
 use model::{Mix, Model, Op};
 use std::time::Instant;
 use vitalloc::{Allocator, source::MmapSource, sync::DefaultLock};
 
 static HEAP: Allocator<MmapSource, DefaultLock, true> = Allocator::new(MmapSource::new());
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64*: fast, and the sequence is fixed by `SOAK_SEED`.
-fn next(s: &mut u64) -> u64 {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
 
 #[test]
 fn random_operations_against_the_model() {

@@ -11,6 +11,9 @@
 //! thread at a time (moved through channels), accessed within its
 //! requested size, and freed once.
 
+mod common;
+
+use common::{env, next};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, mpsc};
 use std::thread;
@@ -28,20 +31,6 @@ const THREADS: usize = 4;
 struct Block(*mut u8, usize, u64);
 // SAFETY: a block is owned by one thread at a time (moved through channels).
 unsafe impl Send for Block {}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn next(s: &mut u64) -> u64 {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
 
 fn size(r: u64) -> usize {
     let x = (r >> 8) as usize;

@@ -34,43 +34,10 @@
 #include <string.h>
 #include "harness.h"
 
-/* ------------------------------------------------------------ PRNG -- */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t next(void)
-{
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return (uint32_t)(x >> 32);
-}
-
-/* Uniform in 0..n-1 (multiply-shift: no division, which the A9 lacks). */
-static uint32_t below(uint32_t n)
-{
-	return (uint32_t)(((uint64_t)next() * n) >> 32);
-}
-
-static uint32_t range(uint32_t lo, uint32_t hi)
-{
-	return lo + below(hi - lo + 1);
-}
-
-/* Roughly log-uniform in lo..hi (lo a power of two): an octave uniformly,
-   then a size uniformly inside it. */
-static uint32_t log_range(uint32_t lo, uint32_t hi)
-{
-	uint32_t octaves = 0, base;
-	while ((lo << (octaves + 1)) <= hi)
-		octaves++;
-	base = lo << below(octaves ? octaves : 1);
-	return range(base, 2 * base < hi ? 2 * base : hi);
-}
+/* The PRNG's seed (the PRNG itself: harness.c). */
+#define SEED 0x9e3779b97f4a7c15ull
 
 /* ---------------------------------------------------- the measured calls -- */
-static unsigned long long live, peak_live;
 static unsigned long ops;
 
 static void fail(const char *what, size_t n)
@@ -85,9 +52,7 @@ static void *xmalloc(size_t n)
 	if (!p)
 		fail("malloc", n);
 	*(volatile char *)p = (char)n;
-	live += n;
-	if (live > peak_live)
-		peak_live = live;
+	vtb_live_add(n);
 	ops++;
 	return p;
 }
@@ -95,7 +60,7 @@ static void *xmalloc(size_t n)
 static void xfree(void *p, size_t n)
 {
 	free(p);
-	live -= n;
+	vtb_live_sub(n);
 	ops++;
 }
 
@@ -105,9 +70,8 @@ static void *xrealloc(void *p, size_t old, size_t n)
 	if (!q)
 		fail("realloc", n);
 	*(volatile char *)q = (char)n;
-	live = live - old + n;
-	if (live > peak_live)
-		peak_live = live;
+	vtb_live_sub(old);
+	vtb_live_add(n);
 	ops++;
 	return q;
 }
@@ -126,7 +90,7 @@ static blk_t tab2[512];
 static void background(unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		tab[i].size = log_range(16, 1024);
+		tab[i].size = vtb_log_range(16, 1024);
 		tab[i].p = xmalloc(tab[i].size);
 	}
 }
@@ -152,9 +116,9 @@ static void churn(unsigned scale)
 	unsigned bg = 64 * scale;
 	background(bg);
 	for (unsigned long start = ops; ops - start < 200000;) {
-		unsigned n = range(1, 16);
+		unsigned n = vtb_range(1, 16);
 		for (unsigned i = 0; i < n; i++) {
-			tab2[i].size = range(16, 64);
+			tab2[i].size = vtb_range(16, 64);
 			tab2[i].p = xmalloc(tab2[i].size);
 		}
 		while (n--)
@@ -168,12 +132,12 @@ static void random_wl(unsigned scale)
 	unsigned slots = 512 * scale;
 	memset(tab, 0, slots * sizeof tab[0]);
 	for (int step = 0; step < 200000; step++) {
-		blk_t *b = &tab[below(slots)];
-		uint32_t size = range(8, 4096);
+		blk_t *b = &tab[vtb_below(slots)];
+		uint32_t size = vtb_range(8, 4096);
 		if (!b->p) {
 			b->p = xmalloc(size);
 			b->size = size;
-		} else if (next() & 1) {
+		} else if (vtb_next() & 1) {
 			xfree(b->p, b->size);
 			b->p = 0;
 		} else {
@@ -191,20 +155,20 @@ static void frame(unsigned scale)
 	unsigned assets = 16 * scale, replace = assets / 8 ? assets / 8 : 1;
 	blk_t *asset = tab, *temp = tab2;
 	for (unsigned i = 0; i < assets; i++) {
-		asset[i].size = log_range(16 << 10, 2 << 20);
+		asset[i].size = vtb_log_range(16 << 10, 2 << 20);
 		asset[i].p = xmalloc(asset[i].size);
 	}
 	for (int f = 0; f < 600; f++) {
-		unsigned n = range(40, 200);
+		unsigned n = vtb_range(40, 200);
 		blk_t vec[3];
 		uint32_t vec_cap[3];
 		for (int v = 0; v < 3; v++) {
 			vec[v].size = 16;
 			vec[v].p = xmalloc(16);
-			vec_cap[v] = log_range(256, 64 << 10); /* final size */
+			vec_cap[v] = vtb_log_range(256, 64 << 10); /* final size */
 		}
 		for (unsigned t = 0; t < n; t++) {
-			temp[t].size = log_range(16, 4096);
+			temp[t].size = vtb_log_range(16, 4096);
 			temp[t].p = xmalloc(temp[t].size);
 			if ((t & 7) == 7) /* the vectors grow as the frame goes */
 				for (int v = 0; v < 3; v++)
@@ -214,9 +178,9 @@ static void frame(unsigned scale)
 					}
 			if (f % 30 == 29 && t == n / 2) /* streaming in a level section */
 				for (unsigned r = 0; r < replace; r++) {
-					blk_t *a = &asset[below(assets)];
+					blk_t *a = &asset[vtb_below(assets)];
 					xfree(a->p, a->size);
-					a->size = log_range(16 << 10, 2 << 20);
+					a->size = vtb_log_range(16 << 10, 2 << 20);
 					a->p = xmalloc(a->size);
 				}
 		}
@@ -235,7 +199,7 @@ static void frag(unsigned scale)
 	for (int round = 0; round < 4; round++) {
 		uint32_t lo = 16u << round, hi = 512u << (2 * round); /* 16-512 B ... 128 B-32 KiB */
 		for (unsigned i = 0; i < per_round; i++) {
-			tab[n].size = log_range(lo, hi);
+			tab[n].size = vtb_log_range(lo, hi);
 			tab[n].p = xmalloc(tab[n].size);
 			n++;
 		}
@@ -277,10 +241,11 @@ int main(int argc, char **argv)
 	/* Something stays allocated, as stdio's buffers do in any program, and
 	   the allocator's one-time set-up is not part of the workload. */
 	resident = malloc(100);
+	vtb_seed(SEED);
 	vtb_begin();
 	workloads[i].run(scale);
 	vtb_end();
 	printf("vtb-ops: %lu\n", ops);
-	vtb_report(w, peak_live);
+	vtb_report(w, vtb_peak_live());
 	return 0;
 }

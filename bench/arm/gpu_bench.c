@@ -49,37 +49,12 @@ static char *block_base;
 static vitalloc_heap_t *heap;
 #endif
 
-/* ------------------------------------------------------------ PRNG -- */
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint32_t next(void)
-{
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return (uint32_t)(x >> 32);
-}
-
-/* Uniform in 0..n-1 (multiply-shift: the A9 has no divide instruction). */
-static uint32_t below(uint32_t n)
-{
-	return (uint32_t)(((uint64_t)next() * n) >> 32);
-}
-
-static uint32_t log_range(uint32_t lo, uint32_t hi)
-{
-	uint32_t octaves = 0, base;
-	while ((lo << (octaves + 1)) <= hi)
-		octaves++;
-	base = lo << below(octaves ? octaves : 1);
-	return base + below((2 * base < hi ? 2 * base : hi) - base + 1);
-}
+/* The PRNG's seed (the PRNG itself: harness.c). */
+#define SEED 0x2545f4914f6cdd1dull
 
 /* ------------------------------------------------ memory accounting -- */
 static uint32_t mem_type;
-static unsigned long long live, peak_live, peak_held;
+static unsigned long long peak_held;
 static unsigned peak_blocks;
 static unsigned long ops, failed;
 
@@ -101,8 +76,6 @@ static void sample(void)
 	if (n > peak_blocks)
 		peak_blocks = n;
 #endif
-	if (live > peak_live)
-		peak_live = live;
 }
 
 static void *gpu_alloc(uint32_t align, uint32_t size)
@@ -119,7 +92,7 @@ static void *gpu_alloc(uint32_t align, uint32_t size)
 		return NULL;
 	}
 	*(volatile char *)p = 1; /* the upload starts */
-	live += size;
+	vtb_live_add(size);
 #ifdef GPU_MSPACE
 	if ((unsigned long long)(p + size - block_base) > peak_held)
 		peak_held = (unsigned long long)(p + size - block_base);
@@ -136,7 +109,7 @@ static void gpu_free(void *p, uint32_t size)
 	vitalloc_heap_free(heap, p);
 #endif
 	ops++;
-	live -= size;
+	vtb_live_sub(size);
 	sample();
 }
 
@@ -155,18 +128,18 @@ static unsigned nres;
 
 static void load(void)
 {
-	uint32_t k = below(100), size, align;
+	uint32_t k = vtb_below(100), size, align;
 	if (k < 70) {
-		size = log_range(16 << 10, 1 << 20);
-		align = (next() & 1) ? 1024 : 256;
+		size = vtb_log_range(16 << 10, 1 << 20);
+		align = (vtb_next() & 1) ? 1024 : 256;
 	} else if (k < 75) {
-		size = log_range(1 << 20, 4 << 20);
+		size = vtb_log_range(1 << 20, 4 << 20);
 		align = 1024;
 	} else if (k < 95) {
-		size = log_range(4 << 10, 256 << 10);
+		size = vtb_log_range(4 << 10, 256 << 10);
 		align = 256;
 	} else {
-		size = log_range(256 << 10, 2 << 20);
+		size = vtb_log_range(256 << 10, 2 << 20);
 		align = 4096;
 	}
 	void *p = gpu_alloc(align, size);
@@ -188,10 +161,10 @@ static void stream(void)
 	for (int f = 1; f <= FRAMES; f++) {
 		if (f % LEVEL_EVERY == 0)
 			for (unsigned n = nres / 2; n--;)
-				evict(below(nres));
-		for (unsigned n = below(4); n-- && nres;)
-			evict(below(nres));
-		for (int n = 0; n < 4 && live < RESIDENT_TARGET; n++)
+				evict(vtb_below(nres));
+		for (unsigned n = vtb_below(4); n-- && nres;)
+			evict(vtb_below(nres));
+		for (int n = 0; n < 4 && vtb_live() < RESIDENT_TARGET; n++)
 			load();
 	}
 	while (nres)
@@ -228,6 +201,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 #endif
+	vtb_seed(SEED);
 	vtb_begin();
 	stream();
 	vtb_end();
@@ -236,6 +210,6 @@ int main(int argc, char **argv)
 #endif
 	printf("vtb-ops: %lu\n", ops);
 	printf("gpu: %s ops=%lu failed=%lu peak_live=%llu peak_held=%llu peak_blocks=%u block=%lu\n", t, ops,
-	       failed, peak_live, peak_held, peak_blocks, (unsigned long)block);
+	       failed, vtb_peak_live(), peak_held, peak_blocks, (unsigned long)block);
 	return 0;
 }

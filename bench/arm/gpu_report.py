@@ -11,31 +11,14 @@ never judges.
 """
 import argparse
 import os
-import re
 
-MiB = 1 << 20
+from report_lib import MiB, fields, read, table_head, table_row
 
 TYPES = [
     ("cdram", "CDRAM (`USER_CDRAM_RW` 0x09408060, 256 KiB granularity)"),
     ("phycont", "phycont (`USER_MAIN_PHYCONT_RW` 0x0C80D060, 1 MiB granularity)"),
 ]
 ALLOCS = [("vitalloc", "vitalloc heap object"), ("mspace", "dlmalloc-mspace")]
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def fields(text, prefix):
-    """key=value pairs of the first line starting with prefix."""
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return {k: int(v, 0) for k, v in re.findall(r"(\w+)=(0x[0-9a-fA-F]+|\d+)", line)}
-    return None
 
 
 def mib(n):
@@ -47,14 +30,14 @@ def row(runs, alloc, name, typ):
     plugin = fields(read(base + ".plugin"), "vtb-plugin ")
     gpu = fields(read(base + ".stdout"), f"gpu: {typ} ")
     if not plugin or not gpu or not plugin.get("calls"):
-        return f"| {name} | did not run (see build/bench-arm/runs/gpu.{alloc}.{typ}.*) | | | | | | |", None
+        return table_row(name, f"did not run (see build/bench-arm/runs/gpu.{alloc}.{typ}.*)", *[""] * 6), None
     held = gpu["peak_held"]
     ratio = held / gpu["peak_live"] if gpu["peak_live"] else 0
     fail = f" ({gpu['failed']} failed)" if gpu["failed"] else ""
     blocks = f"{gpu['peak_blocks']}" if alloc == "vitalloc" else f"1 ({mib(gpu['block'])})"
     return (
-        f"| {name} | {plugin['calls']}{fail} | {plugin['insns'] / plugin['calls']:.1f} | {plugin['max_call']} "
-        f"| {mib(gpu['peak_live'])} | {mib(held)} | {blocks} | {ratio:.2f} |",
+        table_row(name, f"{plugin['calls']}{fail}", f"{plugin['insns'] / plugin['calls']:.1f}", plugin["max_call"],
+                  mib(gpu["peak_live"]), mib(held), blocks, f"{ratio:.2f}"),
         gpu,
     )
 
@@ -83,8 +66,8 @@ def main():
         print(a.note + "\n")
     for typ, title in TYPES:
         print(f"### {title}\n")
-        print("| allocator | calls | insns/call | max insns in one call | peak live | peak held | memblocks | held ÷ live |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("\n".join(table_head("allocator", "calls", "insns/call", "max insns in one call", "peak live",
+                                    "peak held", "memblocks", "held ÷ live")))
         for alloc, name in ALLOCS:
             print(row(a.runs, alloc, name, typ)[0])
         print()

@@ -3,6 +3,7 @@
  * builds of every benchmark program (vitalloc's and newlib's malloc).
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <reent.h>
 #include "harness.h"
@@ -56,4 +57,67 @@ void vtb_report(const char *name, unsigned long long peak_live)
 	sbrk_peak = brk_high ? (unsigned long long)(brk_high - brk_first) : 0;
 	printf("vtb: %s peak_live=%llu kernel_peak=%llu sbrk_peak=%llu\n", name, peak_live, c.peak_bytes, sbrk_peak);
 	fflush(stdout);
+}
+
+/* ------------------------------------------------------------ PRNG -- */
+static uint64_t rng_state = 1;
+
+void vtb_seed(uint64_t seed)
+{
+	rng_state = seed;
+}
+
+uint32_t vtb_next(void)
+{
+	uint64_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return (uint32_t)(x >> 32);
+}
+
+uint32_t vtb_below(uint32_t n)
+{
+	return (uint32_t)(((uint64_t)vtb_next() * n) >> 32);
+}
+
+uint32_t vtb_range(uint32_t lo, uint32_t hi)
+{
+	return lo + vtb_below(hi - lo + 1);
+}
+
+/* An octave uniformly, then a size uniformly inside it. */
+uint32_t vtb_log_range(uint32_t lo, uint32_t hi)
+{
+	uint32_t octaves = 0, base;
+	while ((lo << (octaves + 1)) <= hi)
+		octaves++;
+	base = lo << vtb_below(octaves ? octaves : 1);
+	return vtb_range(base, 2 * base < hi ? 2 * base : hi);
+}
+
+/* ----------------------------------------------------- live bytes -- */
+static unsigned long long live, peak_live;
+
+void vtb_live_add(unsigned long long n)
+{
+	live += n;
+	if (live > peak_live)
+		peak_live = live;
+}
+
+void vtb_live_sub(unsigned long long n)
+{
+	live -= n;
+}
+
+unsigned long long vtb_live(void)
+{
+	return live;
+}
+
+unsigned long long vtb_peak_live(void)
+{
+	return peak_live;
 }

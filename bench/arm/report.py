@@ -12,30 +12,13 @@ import argparse
 import os
 import re
 
-MiB = 1 << 20
-KiB = 1 << 10
+from report_lib import KiB, MiB, fields, read, table_head, table_row
 
 # The goals (DESIGN.md section 4), as checked below.
 RATIO_GOAL = 0.40
 HELD_FACTOR = 1.05  # where peak live >= 1 MiB
 HELD_SLACK = 256 * KiB  # otherwise: newlib's mark + this
 GROWTH_TOLERANCE = 1.10  # max/call on the big heap <= this x the small heap's
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def fields(text, prefix):
-    """key=value pairs of the first line starting with prefix."""
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return {k: int(v, 0) for k, v in re.findall(r"(\w+)=(0x[0-9a-fA-F]+|\d+)", line)}
-    return None
 
 
 def load(runs, alloc, rid):
@@ -112,10 +95,10 @@ def main():
       "memset. *Held*: vitalloc's simulated-kernel memblock peak; newlib's sbrk high-water mark "
       "(its 128 MiB VitaSDK block is reserved whatever the program does). *Efficiency* = peak live ÷ held.")
     p("")
-    p("| workload | calls | newlib insns/call | vitalloc insns/call | vitalloc ÷ newlib "
-      "| max insns in one call newlib | max vitalloc | peak live | vitalloc held | newlib sbrk mark "
-      "| efficiency newlib | efficiency vitalloc | vitalloc held ÷ newlib mark |")
-    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    columns = ("workload", "calls", "newlib insns/call", "vitalloc insns/call", "vitalloc ÷ newlib",
+               "max insns in one call newlib", "max vitalloc", "peak live", "vitalloc held", "newlib sbrk mark",
+               "efficiency newlib", "efficiency vitalloc", "vitalloc held ÷ newlib mark")
+    out.extend(table_head(*columns))
 
     results, notes, missing = {}, [], []
     for rid, label, _desc, group, sz in rows:
@@ -123,7 +106,7 @@ def main():
         if not n or not v:
             which = " and ".join(x for x, r in (("newlib", n), ("vitalloc", v)) if not r)
             missing.append(f"{label}: the {which} run did not finish (build/bench-arm/runs/*.{rid}.*)")
-            p(f"| {label} | — | — | — | — | — | — | — | — | — | — | — | — |")
+            p(table_row(label, *["—"] * (len(columns) - 1)))
             continue
         results[rid] = (label, group, sz, n, v)
         npc, vpc = n["insns"] / n["calls"], v["insns"] / v["calls"]
@@ -138,8 +121,8 @@ def main():
         eff_n = pct(live / mark) if mark else "—"
         eff_v = pct(live / held) if held else "—"
         rel = f"{held / mark:.2f}" if mark else "—"
-        p(f"| {label} | {calls} | {npc:.1f} | {vpc:.1f} | {vpc / npc:.2f} | {n['max_call']} | {v['max_call']} "
-          f"| {size(live)} | {size(held)} | {size(mark)} | {eff_n} | {eff_v} | {rel} |")
+        p(table_row(label, calls, f"{npc:.1f}", f"{vpc:.1f}", f"{vpc / npc:.2f}", n["max_call"], v["max_call"],
+                    size(live), size(held), size(mark), eff_n, eff_v, rel))
     p("")
 
     p("Workloads (bench/arm/arm_bench.c; every size and decision from a fixed-seed PRNG, "

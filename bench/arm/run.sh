@@ -223,9 +223,10 @@ done
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain -- src 2>/dev/null)" ] || rev="$rev + uncommitted changes in src/"
 meta="vitalloc $rev (${lib#"$root"/} of $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')); $(qemu-arm --version | head -n1); run $(date -u '+%Y-%m-%d %H:%M UTC')."
-python3 "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
+# -B: the reports import report_lib.py; no __pycache__ in the tree.
+python3 -B "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
 	die "the report failed (a run that did not finish? see $runs)"
 echo >>"$out/results.md"
-python3 "$here/gpu_report.py" --runs "$runs" --note "$gpu_note" >>"$out/results.md" || die "the GPU report failed"
+python3 -B "$here/gpu_report.py" --runs "$runs" --note "$gpu_note" >>"$out/results.md" || die "the GPU report failed"
 cat "$out/results.md"
 [ $failed = 0 ] || die "some runs failed (see above); the table shows what finished"

@@ -58,17 +58,9 @@ impl Kind {
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Null,
-            Kind::Vitalloc,
-            Kind::Glibc,
-            Kind::Mimalloc,
-            Kind::Dlmalloc,
-            Kind::Talc,
-            Kind::Rlsf,
-        ]
-        .into_iter()
-        .find(|k| k.name() == s)
+        std::iter::once(Kind::Null)
+            .chain(Kind::COMPARED)
+            .find(|k| k.name() == s)
     }
 }
 

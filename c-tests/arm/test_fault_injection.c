@@ -459,13 +459,10 @@ static void test_budget(void)
 }
 
 /* ------------------------------------------- random workload, every 3 -- */
-static unsigned rng = 0x2545f491u;
+static uint32_t rng = 0x2545f491u;
 static unsigned next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return vt_xorshift(&rng);
 }
 
 static size_t random_size(void)

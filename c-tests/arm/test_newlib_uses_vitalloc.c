@@ -247,14 +247,11 @@ enum { MAXN = 12000 };
 static unsigned char *ptrs[MAXN];
 static size_t sizes[MAXN];
 static unsigned seeds[MAXN];
-static unsigned rng = 0x9e3779b9u;
+static uint32_t rng = 0x9e3779b9u;
 
 static unsigned next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return vt_xorshift(&rng);
 }
 
 /* 1 B to 3 MiB: mostly small, a fair share of medium, a few large. */

@@ -17,7 +17,8 @@
  *
  * Sizes and pointers that must not be seen through by the compiler (GCC
  * warns about malloc(SIZE_MAX) or free(&local) at compile time, and -Werror
- * is on) go through vt_size() / vt_ptr().
+ * is on) go through vt_size() / vt_ptr(). Random sequences come from
+ * vt_xorshift(&state).
  *
  * Everything is compiled with -fno-builtin: GCC must not turn malloc +
  * memset into calloc, or drop malloc/free pairs.
@@ -182,6 +183,16 @@ static inline void *vt_ptr(void *p)
 static inline int vt_aligned(const void *p, size_t align)
 {
 	return ((uintptr_t)p & (align - 1)) == 0;
+}
+
+/* xorshift32: the tests' PRNG, one state per sequence (never 0). */
+static inline uint32_t vt_xorshift(uint32_t *state)
+{
+	uint32_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *state = x;
 }
 
 static inline unsigned char vt_byte(unsigned seed, size_t i)

@@ -63,25 +63,16 @@ static int pop(item_t *it)
 	return ok;
 }
 
-static uint32_t xorshift(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
-
 static size_t pick_size(uint32_t *rng)
 {
-	uint32_t r = xorshift(rng) % 1000;
+	uint32_t r = vt_xorshift(rng) % 1000;
 	if (r < 700)
-		return xorshift(rng) % 1025;
+		return vt_xorshift(rng) % 1025;
 	if (r < 950)
-		return 1025 + xorshift(rng) % (64 * 1024);
+		return 1025 + vt_xorshift(rng) % (64 * 1024);
 	if (r < 995)
-		return 65 * 1024 + xorshift(rng) % (512 * 1024);
-	return VT_MIB + xorshift(rng) % (2 * VT_MIB);
+		return 65 * 1024 + vt_xorshift(rng) % (512 * 1024);
+	return VT_MIB + vt_xorshift(rng) % (2 * VT_MIB);
 }
 
 /* Counts a problem; prints the first few of each kind. */
@@ -161,14 +152,14 @@ static void *worker(void *arg)
 	uint32_t rng = 0x9e3779b9u * (uint32_t)(self + 1);
 	unsigned seq = 0;
 	for (int i = 0; i < ITERS; i++) {
-		uint32_t op = xorshift(&rng) % 100;
+		uint32_t op = vt_xorshift(&rng) % 100;
 		if (op < 50) {
 			item_t it = {NULL, pick_size(&rng), 0, self};
 			it.seed = (unsigned)self * 1000003u + seq++;
 			switch (it.seed % 5) {
 			case 0: it.p = malloc(it.size); break;
 			case 1: it.p = calloc(1, it.size); break;
-			case 2: it.p = memalign((size_t)16 << (xorshift(&rng) % 9), it.size); break;
+			case 2: it.p = memalign((size_t)16 << (vt_xorshift(&rng) % 9), it.size); break;
 			case 3: it.p = realloc(NULL, it.size); break;
 			default: it.p = vitalloc_malloc(it.size); break;
 			}

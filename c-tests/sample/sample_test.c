@@ -14,7 +14,6 @@
  * the churn ran, exactly the sample's own 128 MiB block during the second
  * run, and none left at the end. Prints "sample_test: ok" or "... FAILED".
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,18 +85,6 @@ static uint64_t on_now_us(void *ctx)
 }
 
 #ifdef SAMPLE_TEST_VITA_SIM
-/* Debian's arm-none-eabi libstdc++ (std::random_device, reached from the
-   exception classes every container can throw) calls newlib's arc4random,
-   which needs getentropy: rdimon has none. Never called here. */
-int getentropy(void *buf, size_t len);
-int getentropy(void *buf, size_t len)
-{
-	(void)buf;
-	(void)len;
-	errno = ENOSYS;
-	return -1;
-}
-
 static long long on_free_memory(void *ctx)
 {
 	SceKernelFreeMemorySizeInfo info;

@@ -11,7 +11,7 @@
 mod model;
 
 use libfuzzer_sys::fuzz_target;
-use model::{Mix, Model};
+use model::Model;
 use std::cell::RefCell;
 use vitalloc::{blocks::BlockHeap, source::MmapSource, sync::DefaultLock};
 
@@ -23,11 +23,4 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-fuzz_target!(|data: &[u8]| {
-    let mut words = model::words(data);
-    MODEL.with(|m| {
-        let mut m = m.borrow_mut();
-        let model = m.get_or_insert_with(|| Model::new(&HEAP, true));
-        model::run_words(model, &Mix::FUZZ, &mut words);
-    });
-});
+fuzz_target!(|data: &[u8]| MODEL.with(|m| model::fuzz_input(m, &HEAP, data)));

@@ -25,6 +25,7 @@
 //! block's usable size as the allocator reported it.
 #![allow(dead_code)] // each includer uses a different part
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::thread;
@@ -595,4 +596,15 @@ pub fn run_words<H: Heap>(model: &mut Model<H>, mix: &Mix, words: &mut dyn Itera
         model.apply(op, mix.max_live, true);
     }
     model.finish();
+}
+
+/// One fuzzer input, the fuzz targets' whole body: decoded and run on the
+/// run's one model in `cell` (made on the first input, with a worker
+/// thread; every input ends with all its blocks freed, so the next starts
+/// from an empty model on a used heap).
+pub fn fuzz_input<H: Heap>(cell: &RefCell<Option<Model<H>>>, heap: &'static H, data: &[u8]) {
+    let mut words = words(data);
+    let mut m = cell.borrow_mut();
+    let model = m.get_or_insert_with(|| Model::new(heap, true));
+    run_words(model, &Mix::FUZZ, &mut words);
 }

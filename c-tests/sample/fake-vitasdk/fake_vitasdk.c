@@ -9,7 +9,6 @@
  * framebuffer to screen.ppm and exits. Not VitaSDK: only the calls
  * main_vita.c makes, with vita-headers' prototypes.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,17 +106,6 @@ int sceKernelDelayThread(SceUInt delay)
 {
 	(void)delay;
 	return 0;
-}
-
-/* Debian's arm-none-eabi libstdc++ needs it (see sample_test.c); rdimon
-   has none. Never called. */
-int getentropy(void *buf, size_t len);
-int getentropy(void *buf, size_t len)
-{
-	(void)buf;
-	(void)len;
-	errno = ENOSYS;
-	return -1;
 }
 
 int sceKernelExitProcess(int res)
