@@ -30,6 +30,14 @@
 #   VITALLOC_LIB=<archive>  measure another build of libvitalloc.a, e.g.
 #           dist/vita-debug/lib/libvitalloc.a (the debug build's cost; its
 #           pattern fills run in newlib's memset, which is not counted)
+#   ONLY=gpu   only the GPU-memory table (a few minutes less than all);
+#   ONLY=main  only the workloads table (and Lua), no GPU table
+#   PROFILE=1  also a per-function profile of every run: the plugin's pcs=
+#           dump summed per function symbol by profile.py, in
+#           build/bench-arm/runs/<run>.profile (vitalloc's own functions
+#           are few after LTO: build with
+#           CARGO_PROFILE_RELEASE_DEBUG=line-tables-only and the profile
+#           also charges source lines of inlined code)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
@@ -37,6 +45,8 @@ here=$root/bench/arm
 out=$root/build/bench-arm
 runs=$out/runs
 jobs=${JOBS:-$(nproc)}
+only=${ONLY:-}
+case $only in '' | gpu | main) ;; *) echo "bench-arm: ONLY=gpu or ONLY=main" >&2; exit 1 ;; esac
 flags=(-mcpu=cortex-a9 -mfpu=neon -mfloat-abi=hard -mthumb --specs=rdimon.specs -O2 -fno-builtin)
 die() { echo "bench-arm: $*" >&2; exit 1; }
 note() { echo "bench-arm: $*" >&2; }
@@ -100,8 +110,12 @@ build() {
 measure() {
 	local elf=$1 tag=$2
 	shift 2
-	timeout 600 qemu-arm -cpu cortex-a9 -plugin "$plugin,ranges=$elf.ranges" -d plugin -D "$runs/$tag.plugin" \
-		"$elf" "$@" </dev/null >"$runs/$tag.stdout" 2>"$runs/$tag.stderr"
+	local pcs=
+	[ -z "${PROFILE:-}" ] || pcs=",pcs=$runs/$tag.pcs"
+	timeout 600 qemu-arm -cpu cortex-a9 -plugin "$plugin,ranges=$elf.ranges$pcs" -d plugin -D "$runs/$tag.plugin" \
+		"$elf" "$@" </dev/null >"$runs/$tag.stdout" 2>"$runs/$tag.stderr" || return 1
+	[ -z "$pcs" ] || python3 "$here/profile.py" "$elf" "$runs/$tag.pcs" --lines \
+		--calls "$(sed -n 's/.* calls=\([0-9]*\).*/\1/p' "$runs/$tag.plugin")" >"$runs/$tag.profile"
 }
 
 # --- 2. the plugin's self-test: a hand-counted "allocator" ----------------------
@@ -122,7 +136,7 @@ got=$(sed -n 's/^vtb-plugin //p' "$st.plugin")
 note "plugin self-test: $got"
 
 # --- 3. the workloads ---------------------------------------------------------------
-build bench "$out/arm_bench.o" "$out/harness.o" || die "linking arm_bench failed"
+[ "$only" = gpu ] || build bench "$out/arm_bench.o" "$out/harness.o" || die "linking arm_bench failed"
 
 # id|name in the table|description|group|size|elf base|args
 # (group + size: the growth check compares a group's small and big heap)
@@ -142,7 +156,9 @@ EOF
 
 # --- 4. Lua (bench/arm/lua, optional) -------------------------------------------------
 lua_note=
-if [ -f "$here/lua/build.sh" ]; then
+if [ "$only" = gpu ]; then
+	: >"$rows"
+elif [ -f "$here/lua/build.sh" ]; then
 	if bash "$here/lua/build.sh" "$out/lua" >"$out/lua-build.log" 2>&1 &&
 		[ -f "$out/lua/lua_driver.o" ] && [ -f "$out/lua/liblua.a" ] &&
 		build lua "$out/lua/lua_driver.o" "$out/lua/liblua.a" "$out/harness.o" 2>>"$out/lua-build.log"; then
@@ -166,6 +182,7 @@ fi
 # replace newlib's (nor land inside the counted ranges).
 gpu_note=
 gpu_allocs=(vitalloc)
+[ "$only" = main ] && gpu_allocs=()
 cc_arm -Iinclude -c "$here/gpu_bench.c" -o "$out/gpu_bench.vitalloc.o"
 cc_arm -DGPU_MSPACE -c "$here/gpu_bench.c" -o "$out/gpu_bench.mspace.o"
 gpu_link() { # <alloc> <archive> <regex of its code in the map>
@@ -174,9 +191,11 @@ gpu_link() { # <alloc> <archive> <regex of its code in the map>
 	link_arm "$out/gpu_bench.$1.o" "$out/harness.o" "$crt" "$2" "${sim[@]}" -lm -Wl,-Map="$elf.map" -o "$elf" >&2
 	[ -f "$elf" ] && python3 "$here/map2ranges.py" "$elf.map" "$elf" "$elf.ranges" --alloc "$3" --helper "$helpers" 2>>"$out/ranges.log"
 }
-gpu_link vitalloc "$lib" "$vitalloc_code" || die "linking gpu_bench with libvitalloc.a failed"
+[ "$only" = main ] || gpu_link vitalloc "$lib" "$vitalloc_code" || die "linking gpu_bench with libvitalloc.a failed"
 msp_target=$out/mspace-target/armv7-sony-vita-newlibeabihf/release
-if cargo +nightly build -Zbuild-std=core --target armv7-sony-vita-newlibeabihf --release --locked \
+if [ "$only" = main ]; then
+	:
+elif cargo +nightly build -Zbuild-std=core --target armv7-sony-vita-newlibeabihf --release --locked \
 	--manifest-path "$here/mspace/Cargo.toml" --target-dir "$out/mspace-target" >"$out/mspace-build.log" 2>&1 &&
 	arm-none-eabi-objcopy -G msp_create -G msp_malloc -G msp_memalign -G msp_free \
 		"$msp_target/libvtb_mspace.a" "$out/libvtb_mspace.a" 2>>"$out/mspace-build.log" &&
@@ -213,7 +232,7 @@ for p in "${pids[@]}"; do reap "$p"; done
 # The GPU runs take a second each: one after the other. The mspace gets a
 # 24 MiB block (the workload's peak need, about 19 MiB, rounded up
 # generously; it must fit the simulated 26 MiB phycont budget).
-for a in "${gpu_allocs[@]}"; do
+for a in "${gpu_allocs[@]+"${gpu_allocs[@]}"}"; do
 	for t in cdram phycont; do
 		measure "$out/gpu.$a.elf" "gpu.$a.$t" $t $((24 << 20)) || { note "run gpu.$a.$t failed: $runs/gpu.$a.$t.stderr"; failed=1; }
 	done
@@ -224,9 +243,16 @@ rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain -- src 2>/dev/null)" ] || rev="$rev + uncommitted changes in src/"
 meta="vitalloc $rev (${lib#"$root"/} of $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')); $(qemu-arm --version | head -n1); run $(date -u '+%Y-%m-%d %H:%M UTC')."
 # -B: the reports import report_lib.py; no __pycache__ in the tree.
-python3 -B "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
-	die "the report failed (a run that did not finish? see $runs)"
-echo >>"$out/results.md"
-python3 -B "$here/gpu_report.py" --runs "$runs" --note "$gpu_note" >>"$out/results.md" || die "the GPU report failed"
+: >"$out/results.md"
+if [ "$only" != gpu ]; then
+	python3 -B "$here/report.py" --rows "$rows" --runs "$runs" --meta "$meta" --note "$lua_note" >"$out/results.md" ||
+		die "the report failed (a run that did not finish? see $runs)"
+	echo >>"$out/results.md"
+else
+	echo "$meta" >>"$out/results.md"
+	echo >>"$out/results.md"
+fi
+[ "$only" = main ] || python3 -B "$here/gpu_report.py" --runs "$runs" --note "$gpu_note" >>"$out/results.md" ||
+	die "the GPU report failed"
 cat "$out/results.md"
 [ $failed = 0 ] || die "some runs failed (see above); the table shows what finished"

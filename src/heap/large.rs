@@ -53,7 +53,9 @@ unsafe fn marked_pages(l: *mut Span) -> usize {
 
 impl<S: BlockSource> Heap<S> {
     /// A large block for `size` bytes aligned to `align`; null when out of
-    /// memory.
+    /// memory. Out of line: it calls the source anyway, and inlined it
+    /// would give the medium path its large stack frame.
+    #[inline(never)]
     pub(super) fn alloc_large(&mut self, size: usize, align: usize) -> *mut u8 {
         let gran = self.source.granularity().max(PAGE_SIZE);
         let slack = align.saturating_sub(PAGE_SIZE);
@@ -126,6 +128,7 @@ impl<S: BlockSource> Heap<S> {
     ///
     /// # Safety
     /// `l` is a live LARGE span of this heap.
+    #[inline(never)]
     pub(super) unsafe fn free_large(&mut self, l: *mut Span) {
         // SAFETY: per the caller.
         unsafe {

@@ -13,6 +13,7 @@
 
 use super::config::{META_MAX, META_MIN};
 use super::pagemap::NodeSource;
+use super::span::Span;
 use crate::source::Block;
 use core::ptr;
 
@@ -118,15 +119,24 @@ impl Meta {
 
     /// `bytes` of bump space (zeroed), or null if the current chunk is out.
     pub fn bump(&mut self, bytes: usize) -> *mut u8 {
-        let at = self.next.next_multiple_of(ALIGN);
+        let p = self.bump_uninit(bytes);
+        if !p.is_null() {
+            // SAFETY: the range lies in metadata memory nothing else uses.
+            unsafe { ptr::write_bytes(p, 0, bytes) };
+        }
+        p
+    }
+
+    /// `bytes` of bump space as it is, or null if the current chunk is out.
+    #[inline]
+    fn bump_uninit(&mut self, bytes: usize) -> *mut u8 {
+        // A mask, not `next_multiple_of`: ALIGN is a power of two.
+        let at = (self.next + (ALIGN - 1)) & !(ALIGN - 1);
         if at > self.end || self.end - at < bytes {
             return ptr::null_mut();
         }
         self.next = at + bytes;
-        let p = self.chunk.with_addr(at);
-        // SAFETY: the range lies in metadata memory nothing else uses.
-        unsafe { ptr::write_bytes(p, 0, bytes) };
-        p
+        self.chunk.with_addr(at)
     }
 
     /// A recycled object of `pool`, or bump space for one of `bytes`; null
@@ -144,10 +154,46 @@ impl Meta {
         self.bump(bytes)
     }
 
+    /// A span descriptor written as `Span::new(kind)`: a recycled one, or
+    /// bump space (not zeroed first: the write covers it all). O(1).
+    ///
+    /// # Safety
+    /// The metadata can give one without a new chunk: `Heap::ensure_meta`
+    /// for at least this descriptor succeeded and nothing has taken that
+    /// room since.
+    #[inline]
+    pub unsafe fn take_span(&mut self, kind: u8) -> *mut Span {
+        let head = self.free[Pool::Span as usize];
+        let p = if head.is_null() {
+            self.bump_uninit(size_of::<Span>()).cast::<Span>()
+        } else {
+            // SAFETY: recycled spans are metadata memory of a span's size.
+            self.free[Pool::Span as usize] = unsafe { (*head).next };
+            head.cast::<Span>()
+        };
+        debug_assert!(!p.is_null(), "take_span without ensure_meta");
+        // SAFETY: per the caller, `p` is a metadata object sized and
+        // aligned for a span that nothing else uses.
+        unsafe { p.write(Span::new(kind)) };
+        p
+    }
+
+    /// Gives a span descriptor back for reuse.
+    ///
+    /// # Safety
+    /// As for [`give`](Self::give): `s` came from the metadata's span pool
+    /// and is no longer used.
+    #[inline]
+    pub unsafe fn give_span(&mut self, s: *mut Span) {
+        // SAFETY: per the caller.
+        unsafe { self.give(Pool::Span, s.cast()) }
+    }
+
     /// Gives an object back for reuse by `pool`.
     ///
     /// # Safety
     /// `p` came from `take(pool, _)` and is no longer used.
+    #[inline]
     pub unsafe fn give(&mut self, pool: Pool, p: *mut u8) {
         let r = p.cast::<Recycled>();
         // SAFETY: per the caller, the object is ours to reuse.

@@ -58,11 +58,15 @@ use classes::CLASS_COUNT;
 use config::*;
 use core::ptr;
 
-use meta::{Meta, Pool};
+use meta::Meta;
 use pagemap::PageMap;
 use pages::Pages;
 use segments::Segment;
 use span::{KIND_FREE, Span};
+
+/// Metadata room `alloc_run` makes sure of: the two span descriptors a
+/// split may take, with room to spare.
+const RUN_META: usize = 3 * size_of::<Span>() + 64;
 
 impl<S: BlockSource> Heap<S> {
     /// What a pointer whose page the page map does not know is. Inside one
@@ -363,41 +367,37 @@ impl<S: BlockSource> Heap<S> {
 
     /// A free page run of `pages` pages aligned to `align`, its descriptor
     /// still FREE and unmapped, growing the heap if needed; null when out of
-    /// memory.
+    /// memory. The common case (metadata room, a free run that fits) is
+    /// this function; growing is [`alloc_run_grow`](Self::alloc_run_grow).
     pub(super) fn alloc_run(&mut self, pages: usize, align: usize) -> *mut Span {
-        for attempt in 0..2 {
-            if !self.ensure_meta(3 * size_of::<Span>() + 64) {
-                return ptr::null_mut();
-            }
-            let mut spare = [
-                self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>(),
-                self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>(),
-            ];
-            for s in spare {
-                if !s.is_null() {
-                    // SAFETY: a metadata object sized for a span. Its owner
-                    // must never read as 0: a thread without a heap would
-                    // take the span for one of its own.
-                    unsafe { s.write(Span::new(KIND_FREE)) };
-                }
-            }
-            let r = self.pages.alloc(&self.map, pages, align, &mut spare);
-            for s in spare {
-                if !s.is_null() {
-                    // SAFETY: unused descriptors go back.
-                    unsafe { self.meta.give(Pool::Span, s.cast()) };
-                }
-            }
+        if self.ensure_meta(RUN_META) {
+            // SAFETY: the metadata can give the two descriptors a split
+            // needs (ensured just above).
+            let r = unsafe { self.pages.alloc(&self.map, &mut self.meta, pages, align) };
             if !r.is_null() {
                 // SAFETY: `r` was just carved from a live segment.
                 unsafe { self.run_taken(r) };
                 return r;
             }
-            if attempt == 1 || !self.grow(pages, align) {
-                return ptr::null_mut();
-            }
         }
-        ptr::null_mut()
+        self.alloc_run_grow(pages, align)
+    }
+
+    /// `alloc_run` when no free run fits (or the metadata needs a chunk):
+    /// a new segment, then one more try.
+    #[cold]
+    #[inline(never)]
+    fn alloc_run_grow(&mut self, pages: usize, align: usize) -> *mut Span {
+        if !self.ensure_meta(RUN_META) || !self.grow(pages, align) || !self.ensure_meta(RUN_META) {
+            return ptr::null_mut();
+        }
+        // SAFETY: as in `alloc_run`.
+        let r = unsafe { self.pages.alloc(&self.map, &mut self.meta, pages, align) };
+        if !r.is_null() {
+            // SAFETY: `r` was just carved from a live segment.
+            unsafe { self.run_taken(r) };
+        }
+        r
     }
 
     /// Frees the run of a span of a segment (merging it), and gives the

@@ -339,10 +339,16 @@ impl<S: BlockSource> Heap<S> {
 
     /// Makes sure the metadata can give `bytes` without a new chunk,
     /// obtaining one if needed. False when none can be had.
+    #[inline]
     pub(super) fn ensure_meta(&mut self, bytes: usize) -> bool {
-        if self.meta.room() >= bytes + 32 {
-            return true;
-        }
+        self.meta.room() >= bytes + 32 || self.add_meta_chunk(bytes)
+    }
+
+    /// `ensure_meta` when the current chunk is short: a new chunk (or, in
+    /// single-block mode, the block's front).
+    #[cold]
+    #[inline(never)]
+    fn add_meta_chunk(&mut self, bytes: usize) -> bool {
         if self.single_size != 0 && !self.single_meta_outside {
             // Single-block mode: all metadata is in the block's front.
             return self.single.is_none()

@@ -31,6 +31,11 @@
  * first call after vtb_begin).
  * Option log=<path>: also writes "<entry address> <instructions>" for every
  * call (for tests and for looking at the slow calls).
+ * Option pcs=<path>: at exit, writes "<address> <count>" for every
+ * instruction counted between the markers (helpers included), a line per
+ * address and translation; bench/arm/profile.py sums them per function
+ * (with the ELF's symbols, local ones included) for a per-function
+ * profile.
  *
  * How: at translation each block (TB) gets a descriptor saying which of its
  * instructions are allocator / helper / marker / entry-point instructions.
@@ -160,15 +165,18 @@ static bool set_has(const set_t *s, uint64_t a)
 /* --------------------------------------------------------- the counts -- */
 enum { F_IN = 1, F_HELPER = 2, F_ENTRY = 4, F_BEGIN = 8, F_END = 16 };
 
-typedef struct {
+typedef struct tbdesc {
 	uint32_t n;
 	uint8_t fast;      /* every instruction F_IN, F_ENTRY at most on the first */
 	uint8_t entry0;    /* fast blocks: the first instruction is an entry point */
 	uint64_t addr;     /* first instruction's address */
+	uint64_t runs;     /* pcs=: counted executions of a fast block */
+	struct tbdesc *all; /* pcs=: every described block, for the dump */
 	struct {
 		uint32_t addr;
 		uint8_t flags;
-	} insn[];          /* slow blocks: one per instruction */
+		uint64_t hits; /* pcs=: times this instruction was counted (slow blocks) */
+	} insn[];          /* slow blocks (every block with pcs=): one per instruction */
 } tbdesc_t;
 
 /* Blocks without a descriptor add 1 here, inline: "foreign code ran". */
@@ -177,7 +185,8 @@ static uint64_t seen_foreign; /* foreign_tbs when the last described block ran *
 static int last_in;           /* that block's last non-helper instruction was allocator code */
 static int enabled, in_call;
 static uint64_t insns, helper_insns, calls, cur, max_call, cur_entry, max_at, max_index;
-static FILE *log_file;
+static FILE *log_file, *pcs_file;
+static tbdesc_t *all_tbs; /* pcs=: described blocks, newest first */
 
 static void close_call(void)
 {
@@ -204,7 +213,7 @@ static void start_call(uint64_t at)
 
 static void tb_exec(unsigned int vcpu, void *ud)
 {
-	const tbdesc_t *d = ud;
+	tbdesc_t *d = ud;
 	int prev_in = last_in && seen_foreign == foreign_tbs;
 	(void)vcpu;
 	if (d->fast) {
@@ -213,6 +222,7 @@ static void tb_exec(unsigned int vcpu, void *ud)
 				start_call(d->addr);
 			cur += d->n;
 			insns += d->n;
+			d->runs++;
 		}
 		prev_in = 1;
 	} else {
@@ -231,6 +241,7 @@ static void tb_exec(unsigned int vcpu, void *ud)
 					cur++;
 					insns++;
 					helper_insns++;
+					d->insn[i].hits++;
 				}
 				continue; /* helpers leave prev_in as it was */
 			}
@@ -240,6 +251,7 @@ static void tb_exec(unsigned int vcpu, void *ud)
 						start_call(d->insn[i].addr);
 					cur++;
 					insns++;
+					d->insn[i].hits++;
 				}
 				prev_in = 1;
 			} else {
@@ -283,7 +295,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	if (!any) {
 		qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &foreign_tbs, 1);
 	} else {
-		d = calloc(1, sizeof *d + (fast ? 0 : n * sizeof d->insn[0]));
+		int keep = !fast || pcs_file; /* the per-instruction array */
+		d = calloc(1, sizeof *d + (keep ? n * sizeof d->insn[0] : 0));
 		if (!d) {
 			fprintf(stderr, "vtb-plugin: out of memory\n");
 			exit(1);
@@ -292,9 +305,13 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		d->fast = (uint8_t)fast;
 		d->entry0 = (flags[0] & F_ENTRY) != 0;
 		d->addr = qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, 0));
-		for (i = 0; !fast && i < n; i++) {
+		for (i = 0; keep && i < n; i++) {
 			d->insn[i].addr = (uint32_t)qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, i));
 			d->insn[i].flags = flags[i];
+		}
+		if (pcs_file) {
+			d->all = all_tbs;
+			all_tbs = d;
 		}
 		qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS, d);
 	}
@@ -315,6 +332,15 @@ static void at_exit(qemu_plugin_id_t id, void *ud)
 	qemu_plugin_outs(line);
 	if (log_file)
 		fclose(log_file);
+	if (pcs_file) {
+		for (const tbdesc_t *d = all_tbs; d; d = d->all)
+			for (uint32_t i = 0; i < d->n; i++) {
+				uint64_t h = d->fast ? d->runs : d->insn[i].hits;
+				if (h)
+					fprintf(pcs_file, "%" PRIx32 " %" PRIu64 "\n", d->insn[i].addr, h);
+			}
+		fclose(pcs_file);
+	}
 }
 
 /* ---------------------------------------------------------- arguments -- */
@@ -373,8 +399,14 @@ VTB_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 				fprintf(stderr, "vtb-plugin: cannot write %s\n", argv[i] + 4);
 				return -1;
 			}
+		} else if (!strncmp(argv[i], "pcs=", 4)) {
+			pcs_file = fopen(argv[i] + 4, "w");
+			if (!pcs_file) {
+				fprintf(stderr, "vtb-plugin: cannot write %s\n", argv[i] + 4);
+				return -1;
+			}
 		} else {
-			fprintf(stderr, "vtb-plugin: unknown argument %s (ranges=FILE [log=FILE])\n", argv[i]);
+			fprintf(stderr, "vtb-plugin: unknown argument %s (ranges=FILE [log=FILE] [pcs=FILE])\n", argv[i]);
 			return -1;
 		}
 	}
