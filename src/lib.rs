@@ -32,6 +32,8 @@ pub mod source;
 pub mod sync;
 /// cbindgen:ignore
 mod sys;
+#[cfg(test)]
+mod testing;
 
 pub use global::Allocator;
 pub use heap::{Heap, Misuse, Stats};

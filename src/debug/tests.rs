@@ -13,81 +13,20 @@
 
 use super::block::{CANARY, FRESH, Fault, HEADER, POISON};
 use super::*;
-#[cfg(miri)]
-use crate::source::ArenaSource;
-#[cfg(not(miri))]
-use crate::source::MmapSource;
 use crate::sync::SpinLock;
+use crate::testing::{TestHeap, miri_or};
 use std::boxed::Box;
 use std::vec::Vec;
 
-/// The heap behind the debug layer: `mmap`, or under Miri (which has no
-/// `mmap` with partial `munmap`) an arena over a buffer the test owns.
-#[cfg(not(miri))]
-type Src = MmapSource;
-#[cfg(miri)]
-type Src = ArenaSource;
-type Heap = crate::Allocator<Src>;
-
-/// A test's heap and, under Miri, the arena buffer under it, freed after
-/// the heap (so Miri's leak check stays on).
-struct TestHeap {
-    heap: Box<Heap>,
-    /// Owned (empty outside Miri); a raw pointer, so moving the heap never
-    /// retags the buffer its blocks point into.
-    arena: *mut [u8],
-}
-
-impl core::ops::Deref for TestHeap {
-    type Target = Heap;
-    fn deref(&self) -> &Heap {
-        &self.heap
-    }
-}
-
-impl Drop for TestHeap {
-    fn drop(&mut self) {
-        if !self.arena.is_empty() {
-            // SAFETY: `arena` came from `Box::into_raw` in `heap`, and the
-            // heap over it is not used again (no drop glue of `heap` touches
-            // the arena's memory).
-            drop(unsafe { Box::from_raw(self.arena) });
-        }
-    }
-}
-
-/// Bytes of the arena under Miri: the largest test peaks at a few MiB
-/// (2 MiB blocks aligned to 1 MiB, the 1 MiB quarantine).
-#[cfg(miri)]
-const ARENA_BYTES: usize = 32 << 20;
-
-#[cfg(not(miri))]
+/// The heap behind the debug layer: `mmap`, or under Miri an arena of
+/// 32 MiB (the largest test peaks at a few MiB: 2 MiB blocks aligned to
+/// 1 MiB, the 1 MiB quarantine).
 fn heap() -> TestHeap {
-    TestHeap {
-        heap: Box::new(crate::Allocator::new(MmapSource::new())),
-        arena: core::ptr::slice_from_raw_parts_mut(core::ptr::null_mut(), 0),
-    }
-}
-
-#[cfg(miri)]
-fn heap() -> TestHeap {
-    let arena = Box::into_raw(std::vec![0u8; ARENA_BYTES].into_boxed_slice());
-    // SAFETY: the buffer is owned by the returned `TestHeap`, freed only
-    // after the heap over it.
-    let src = unsafe { ArenaSource::new(arena.cast::<u8>(), ARENA_BYTES) };
-    TestHeap {
-        heap: Box::new(crate::Allocator::new(src)),
-        arena,
-    }
+    crate::testing::heap(32 << 20)
 }
 
 fn setup() -> (TestHeap, Box<Debug<SpinLock>>) {
     (heap(), Box::new(Debug::new()))
-}
-
-/// `n`, or `small` under Miri (which runs a thousand times slower).
-const fn miri_or(n: usize, small: usize) -> usize {
-    if cfg!(miri) { small } else { n }
 }
 
 const CALLER: usize = 0x1234_5678;

@@ -11,73 +11,18 @@ use super::config::*;
 use super::*;
 #[allow(unused_imports)]
 use crate::front;
-use crate::source::ArenaSource;
-#[cfg(not(miri))]
-use crate::source::MmapSource;
+use crate::testing::{Src, TestHeap, arena_heap, miri_or};
 use proptest::prelude::*;
 use std::boxed::Box;
 use std::string::ToString;
 use std::vec::Vec;
 
-/// The source of the tests' heaps: `mmap`, or under Miri (which has no
-/// `mmap` with partial `munmap`) an arena over a buffer large enough for
-/// each test's peak (the tests that need more shrink under `cfg(miri)`).
-#[cfg(not(miri))]
-type Src = MmapSource;
-#[cfg(miri)]
-type Src = ArenaSource;
 type Locked = crate::Allocator<Src>;
 
-/// A test's heap, and the arena buffer it may use, freed after it (so
-/// Miri's leak check stays on).
-struct TestHeap<S: crate::source::BlockSource = Src> {
-    heap: Box<crate::Allocator<S>>,
-    /// Owned; a raw pointer, so moving the heap never retags the buffer
-    /// the arena's blocks point into.
-    arena: *mut [u8],
-}
-
-impl<S: crate::source::BlockSource> core::ops::Deref for TestHeap<S> {
-    type Target = crate::Allocator<S>;
-    fn deref(&self) -> &Self::Target {
-        &self.heap
-    }
-}
-
-impl<S: crate::source::BlockSource> Drop for TestHeap<S> {
-    fn drop(&mut self) {
-        if !self.arena.is_empty() {
-            // SAFETY: `arena` came from `Box::into_raw` in `arena_heap`, and
-            // the heap over it is never used again (`heap` is dropped after
-            // this, and has no drop glue touching its memory).
-            drop(unsafe { Box::from_raw(self.arena) });
-        }
-    }
-}
-
-/// A heap over an arena of `bytes`.
-fn arena_heap(bytes: usize) -> TestHeap<ArenaSource> {
-    let arena = Box::into_raw(std::vec![0u8; bytes].into_boxed_slice());
-    // SAFETY: the buffer is owned by the returned `TestHeap` and outlives
-    // every use of the arena.
-    let src = unsafe { ArenaSource::new(arena.cast::<u8>(), bytes) };
-    TestHeap {
-        heap: Box::new(crate::Allocator::new(src)),
-        arena,
-    }
-}
-
-#[cfg(not(miri))]
+/// Under Miri the heaps are arenas of 64 MiB (the tests that need more
+/// shrink under `cfg(miri)`).
 fn heap() -> TestHeap {
-    TestHeap {
-        heap: Box::new(crate::Allocator::new(MmapSource::new())),
-        arena: core::ptr::slice_from_raw_parts_mut(core::ptr::null_mut(), 0),
-    }
-}
-
-#[cfg(miri)]
-fn heap() -> TestHeap {
-    arena_heap(64 << 20)
+    crate::testing::heap(64 << 20)
 }
 
 fn meta_bytes(h: &Locked) -> usize {
@@ -111,11 +56,6 @@ fn holds(p: *mut u8, n: usize, v: u8) -> bool {
         .step_by(step)
         .chain(n.checked_sub(1))
         .all(|i| unsafe { *p.add(i) } == v)
-}
-
-/// `n`, or `small` under Miri (which runs a thousand times slower).
-const fn miri_or(n: usize, small: usize) -> usize {
-    if cfg!(miri) { small } else { n }
 }
 
 #[test]
