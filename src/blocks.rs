@@ -202,6 +202,7 @@ pub const MIN_ALIGN: usize = 16;
 
 /// A block of `size` bytes aligned to `align`: a slot when one holds it,
 /// else page runs. Counted as a call.
+#[inline(always)]
 fn alloc<S: BlockSource>(h: &mut Heap<S>, size: usize, align: usize) -> *mut u8 {
     match slots::slot_class(size, align) {
         Some(cls) => h.alloc_slot(cls),
@@ -214,6 +215,7 @@ fn alloc<S: BlockSource>(h: &mut Heap<S>, size: usize, align: usize) -> *mut u8 
 ///
 /// # Safety
 /// `s` is the page map's span of `p` (not `NONE`).
+#[inline(always)]
 unsafe fn free<S: BlockSource>(h: &mut Heap<S>, s: *mut Span, p: *mut u8) -> Result<(), Misuse> {
     // SAFETY: per the caller.
     unsafe {
@@ -229,6 +231,7 @@ unsafe fn free<S: BlockSource>(h: &mut Heap<S>, s: *mut Span, p: *mut u8) -> Res
 ///
 /// # Safety
 /// As for [`free`].
+#[inline(always)]
 unsafe fn usable<S: BlockSource>(h: &Heap<S>, s: *mut Span, p: *mut u8) -> Result<usize, Misuse> {
     // SAFETY: per the caller.
     unsafe {

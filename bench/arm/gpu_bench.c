@@ -8,10 +8,10 @@
  *                  crate) over ONE memblock of the type, obtained before
  *                  counting starts, as code using sceClibMspaceCreate does.
  *
- *   gpu_bench.elf cdram|phycont [mspace block bytes]
+ *   gpu_bench.elf cdram|phycont textures|buffers [mspace block bytes]
  *
- * The workload (every decision from a fixed-seed xorshift PRNG, never from
- * an address, so both allocators see the same calls):
+ * Two workloads (every decision from a fixed-seed xorshift PRNG, never
+ * from an address, so both allocators see the same calls). `textures`:
  *   - buffer kinds: 70% textures of 16 KiB-1 MiB (256 B or 1 KiB aligned),
  *     5% large textures of 1-4 MiB (1 KiB), 20% vertex/index buffers of
  *     4-256 KiB (256 B), 5% render targets of 256 KiB-2 MiB (4 KiB); sizes
@@ -20,15 +20,29 @@
  *     in up to 4 new ones while fewer than 8 MiB are resident;
  *   - every 250th frame a level change evicts half of the resident
  *     buffers (chosen at random), which the next frames refill.
+ * `buffers`, a renderer's small buffers:
+ *   - resident: 50% uniform buffers of 16-256 B, 35% vertex buffers of
+ *     64 B-8 KiB, 15% index buffers of 32 B-1 KiB, all 16 B aligned;
+ *     each frame evicts 0-7 and loads up to 16 while fewer than 512 KiB
+ *     are resident; every 250th frame evicts half;
+ *   - per frame: 4-15 uniform buffers of 64-256 B, freed two frames later
+ *     (the GPU reads a frame while the CPU writes the next).
  * Memory is sampled after every call, outside the counted code (the
  * simulated kernel and this file are never counted): the peak of live
  * requested bytes; for vitalloc the peak bytes and number of memblocks of
  * the heap's type (sim_live_block: its metadata lives in USER_RW and is
  * not included); for the mspace its high-water mark, the highest byte
  * handed out minus the block's base (its state at the block's start
- * included). Output, one line read by gpu_report.py:
- *   gpu: <type> ops=<n> failed=<n> peak_live=<n> peak_held=<n> peak_blocks=<n> block=<n>
- * (block: the mspace's block size, 0 for vitalloc).
+ * included). For vitalloc, at the end of every frame (counting paused):
+ * the heap's statistics, for fragmentation (1 - largest_free / free_bytes:
+ * the part of its free pages that a block as large as all of them could
+ * not use), and the peak of its metadata memblocks (USER_RW, named
+ * vtb_gpu_meta) with the peak number of live blocks. Output, one line
+ * read by gpu_report.py:
+ *   gpu: <type> <workload> ops=<n> failed=<n> peak_live=<n> peak_held=<n> peak_blocks=<n> block=<n>
+ *        frag_avg=<per mille> frag_max=<per mille> meta_peak=<n> peak_allocs=<n>
+ * (block: the mspace's block size, 0 for vitalloc; the last four 0 for
+ * the mspace).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +71,8 @@ static uint32_t mem_type;
 static unsigned long long peak_held;
 static unsigned peak_blocks;
 static unsigned long ops, failed;
+static unsigned long long meta_peak;
+static unsigned long frag_sum, frag_max, frag_frames, peak_allocs;
 
 static void sample(void)
 {
@@ -75,6 +91,33 @@ static void sample(void)
 		peak_held = held;
 	if (n > peak_blocks)
 		peak_blocks = n;
+#endif
+}
+
+/* End of a frame, outside the counted code: fragmentation and the
+   metadata's memory (vitalloc only). */
+static void frame_end(void)
+{
+#ifndef GPU_MSPACE
+	vtb_end();
+	vitalloc_stats_t s;
+	vitalloc_heap_stats(heap, &s);
+	if (s.free_bytes) {
+		unsigned long f = (unsigned long)(1000 - (unsigned long long)s.largest_free * 1000 / s.free_bytes);
+		frag_sum += f;
+		frag_max = f > frag_max ? f : frag_max;
+	}
+	frag_frames++;
+	if (s.allocations > peak_allocs)
+		peak_allocs = s.allocations;
+	sim_block_t b;
+	unsigned long long meta = 0;
+	for (unsigned i = 0; sim_live_block(i, &b); i++)
+		if (!strcmp(b.name, "vtb_gpu_meta"))
+			meta += b.size;
+	if (meta > meta_peak)
+		meta_peak = meta;
+	vtb_begin();
 #endif
 }
 
@@ -114,7 +157,7 @@ static void gpu_free(void *p, uint32_t size)
 }
 
 /* ------------------------------------------------------------ workload -- */
-#define MAX_RES 512
+#define MAX_RES 4096
 #define RESIDENT_TARGET (8u << 20)
 #define FRAMES 3000
 #define LEVEL_EVERY 250
@@ -126,7 +169,7 @@ typedef struct {
 static buf_t res[MAX_RES];
 static unsigned nres;
 
-static void load(void)
+static void load_texture(void)
 {
 	uint32_t k = vtb_below(100), size, align;
 	if (k < 70) {
@@ -156,19 +199,63 @@ static void evict(unsigned i)
 	res[i] = res[--nres];
 }
 
-static void stream(void)
+static void load_buffer(void)
 {
+	uint32_t k = vtb_below(100), size;
+	if (k < 50)
+		size = vtb_log_range(16, 256);
+	else if (k < 85)
+		size = vtb_log_range(64, 8 << 10);
+	else
+		size = vtb_log_range(32, 1 << 10);
+	void *p = gpu_alloc(16, size);
+	if (p && nres < MAX_RES) {
+		res[nres].p = p;
+		res[nres].size = size;
+		nres++;
+	}
+}
+
+#define SMALL_TARGET (512u << 10)
+#define MAX_TRANSIENT 16
+static buf_t transient[3][MAX_TRANSIENT]; /* per frame, freed two frames later */
+
+static void stream(int buffers)
+{
+	unsigned evict_max = buffers ? 8 : 4, load_max = buffers ? 16 : 4;
+	unsigned long long target = buffers ? SMALL_TARGET : RESIDENT_TARGET;
 	for (int f = 1; f <= FRAMES; f++) {
 		if (f % LEVEL_EVERY == 0)
 			for (unsigned n = nres / 2; n--;)
 				evict(vtb_below(nres));
-		for (unsigned n = vtb_below(4); n-- && nres;)
+		for (unsigned n = vtb_below(evict_max); n-- && nres;)
 			evict(vtb_below(nres));
-		for (int n = 0; n < 4 && vtb_live() < RESIDENT_TARGET; n++)
-			load();
+		for (unsigned n = 0; n < load_max && vtb_live() < target; n++) {
+			if (buffers)
+				load_buffer();
+			else
+				load_texture();
+		}
+		if (buffers) {
+			buf_t *t = transient[f % 3];
+			for (int i = 0; i < MAX_TRANSIENT; i++)
+				if (t[i].p) {
+					gpu_free(t[i].p, t[i].size);
+					t[i].p = NULL;
+				}
+			for (unsigned n = 4 + vtb_below(12), i = 0; i < n; i++) {
+				t[i].size = vtb_log_range(64, 256);
+				t[i].p = gpu_alloc(16, t[i].size);
+			}
+		}
+		frame_end();
 	}
 	while (nres)
 		evict(nres - 1);
+	for (int f = 0; f < 3; f++)
+		for (int i = 0; i < MAX_TRANSIENT; i++)
+			if (transient[f][i].p)
+				gpu_free(transient[f][i].p, transient[f][i].size);
 }
 
 int main(int argc, char **argv)
@@ -178,12 +265,16 @@ int main(int argc, char **argv)
 		mem_type = SIM_MEMBLOCK_TYPE_USER_CDRAM_RW;
 	else if (!strcmp(t, "phycont"))
 		mem_type = SIM_MEMBLOCK_TYPE_USER_MAIN_PHYCONT_RW;
-	else {
-		printf("usage: gpu_bench cdram|phycont [mspace block bytes]\n");
+	else
+		t = NULL;
+	const char *w = argc > 2 ? argv[2] : "textures";
+	int buffers = !strcmp(w, "buffers");
+	if (!t || (!buffers && strcmp(w, "textures"))) {
+		printf("usage: gpu_bench cdram|phycont textures|buffers [mspace block bytes]\n");
 		return 1;
 	}
 #ifdef GPU_MSPACE
-	size_t block = argc > 2 ? strtoul(argv[2], NULL, 0) : (size_t)24 << 20;
+	size_t block = argc > 3 ? strtoul(argv[3], NULL, 0) : (size_t)24 << 20;
 	SceUID uid = sceKernelAllocMemBlock("vtb_mspace", mem_type, block, NULL);
 	if (uid < 0 || sceKernelGetMemBlockBase(uid, (void **)&block_base) < 0 ||
 	    !(msp = msp_create(block_base, block))) {
@@ -203,13 +294,15 @@ int main(int argc, char **argv)
 #endif
 	vtb_seed(SEED);
 	vtb_begin();
-	stream();
+	stream(buffers);
 	vtb_end();
 #ifndef GPU_MSPACE
 	vitalloc_heap_destroy(heap); /* after the counted part */
 #endif
 	printf("vtb-ops: %lu\n", ops);
-	printf("gpu: %s ops=%lu failed=%lu peak_live=%llu peak_held=%llu peak_blocks=%u block=%lu\n", t, ops,
-	       failed, vtb_peak_live(), peak_held, peak_blocks, (unsigned long)block);
+	printf("gpu: %s %s ops=%lu failed=%lu peak_live=%llu peak_held=%llu peak_blocks=%u block=%lu "
+	       "frag_avg=%lu frag_max=%lu meta_peak=%llu peak_allocs=%lu\n",
+	       t, w, ops, failed, vtb_peak_live(), peak_held, peak_blocks, (unsigned long)block,
+	       frag_frames ? frag_sum / frag_frames : 0, frag_max, meta_peak, peak_allocs);
 	return 0;
 }

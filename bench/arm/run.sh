@@ -18,7 +18,7 @@
 #     high-water mark (newlib's build is linked with --wrap=_sbrk_r).
 # Workloads: arm_bench.c, each at two heap sizes; plus one row per Lua
 # script when bench/arm/lua/build.sh exists and works. Then the GPU-memory
-# table: gpu_bench.c (texture streaming) on a CDRAM and a phycont heap
+# table: gpu_bench.c (texture streaming and small buffers) on a CDRAM and a phycont heap
 # object, against an mspace of the dlmalloc crate over one memblock
 # (bench/arm/mspace, built here with cargo +nightly; if that fails the
 # table says so and the vitalloc rows still run).
@@ -234,7 +234,10 @@ for p in "${pids[@]}"; do reap "$p"; done
 # generously; it must fit the simulated 26 MiB phycont budget).
 for a in "${gpu_allocs[@]+"${gpu_allocs[@]}"}"; do
 	for t in cdram phycont; do
-		measure "$out/gpu.$a.elf" "gpu.$a.$t" $t $((24 << 20)) || { note "run gpu.$a.$t failed: $runs/gpu.$a.$t.stderr"; failed=1; }
+		for w in textures buffers; do
+			measure "$out/gpu.$a.elf" "gpu.$a.$t.$w" $t $w $((24 << 20)) ||
+				{ note "run gpu.$a.$t.$w failed: $runs/gpu.$a.$t.$w.stderr"; failed=1; }
+		done
 	done
 done
 

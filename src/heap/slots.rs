@@ -338,10 +338,21 @@ impl<S: BlockSource> Heap<S> {
     ///
     /// # Safety
     /// `seg` is a live segment.
+    #[inline(always)]
     pub(super) unsafe fn release_pinning_slot_spans(&mut self, seg: *mut Segment) {
-        if self.slots.kept == 0 {
-            return;
+        if self.slots.kept != 0 {
+            // SAFETY: forwarded.
+            unsafe { self.release_pinning_slot_spans_cold(seg) };
         }
+    }
+
+    /// `release_pinning_slot_spans` once spans are kept.
+    ///
+    /// # Safety
+    /// `seg` is a live segment.
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_pinning_slot_spans_cold(&mut self, seg: *mut Segment) {
         let (found, pages) = self.kept_slot_spans(seg);
         // SAFETY: per the caller; the spans found are live and empty.
         unsafe {
