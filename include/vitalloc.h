@@ -127,10 +127,6 @@ typedef struct {
   size_t slab_bytes;
   // Free bytes inside segments (free objects inside spans not counted).
   size_t free_bytes;
-  // The largest free run inside one segment, in bytes: the largest
-  // block the heap can make without obtaining memory. `free_bytes`
-  // minus this is fragmented: free, but in smaller pieces.
-  size_t largest_free;
   // The limit on `reserved`, or 0 for none.
   size_t limit;
   // Allocating calls (malloc, calloc, memalign and friends).
@@ -145,6 +141,11 @@ typedef struct {
   // (a thread's heap is reclaimed when it is found dead; the
   // allocator's own heap, used by calls made without one, counts too).
   size_t thread_heaps;
+  // The largest free run inside one segment, in bytes: the largest
+  // block the heap can make without obtaining memory. `free_bytes`
+  // minus this is fragmented: free, but in smaller pieces. (Last: the
+  // fields before it keep their offsets for programs that read them.)
+  size_t largest_free;
 } vitalloc_stats_t;
 
 // newlib's `struct mallinfo`: ten `size_t` fields (also `_mallinfo_r`'s

@@ -269,7 +269,9 @@ unsafe fn free_foreign<S: BlockSource>(
 
 /// A span of this heap has no allocated object left: a current span stays
 /// (the next allocation of its class reuses it) unless it is marked as
-/// pinning its segment; any other goes back.
+/// pinning its segment; any other goes back, unless it is on (or going
+/// onto) the heap's remote stack: then it stays, and goes back when it
+/// empties again once taken off.
 ///
 /// # Safety
 /// `span` is an empty SMALL span owned by `lh`, current or queued.
@@ -279,13 +281,17 @@ pub unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, s
         let cls = (*span).class as usize;
         let pins = (*span).pins.load(Ordering::Relaxed);
         if (*lh).current[cls] == span {
-            if !pins {
+            if !pins || !(*span).claim_for_release() {
                 return;
             }
             LocalHeap::set_current(lh, cls, NONE);
         } else {
             LocalHeap::dequeue(lh, span);
             if !pins && LocalHeap::keep_spare(lh, span) {
+                return;
+            }
+            if !(*span).claim_for_release() {
+                LocalHeap::enqueue(lh, span);
                 return;
             }
         }
@@ -306,17 +312,29 @@ pub unsafe fn trim<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, pad:
     unsafe {
         for cls in 0..CLASS_COUNT {
             let s = (*lh).current[cls];
-            if s != NONE && (*s).used == 0 {
+            if s != NONE && (*s).used == 0 && (*s).claim_for_release() {
                 LocalHeap::collect(lh, s);
                 LocalHeap::set_current(lh, cls, NONE);
                 sh.with(|h| h.release_span(lh, s));
             }
+            // Spares on the remote stack stay kept (see `emptied`).
+            let mut keep: *mut Span = ptr::null_mut();
             loop {
                 let s = LocalHeap::take_spare(lh, cls);
                 if s.is_null() {
                     break;
                 }
-                sh.with(|h| h.release_span(lh, s));
+                if (*s).claim_for_release() {
+                    sh.with(|h| h.release_span(lh, s));
+                } else {
+                    (*s).next = keep;
+                    keep = s;
+                }
+            }
+            while !keep.is_null() {
+                let next = (*keep).next;
+                LocalHeap::keep_spare(lh, keep);
+                keep = next;
             }
         }
     }

@@ -237,6 +237,24 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), Broken> {
                 );
             }
         }
+        // The remote stack: other threads push at its head meanwhile, but
+        // what is below the head stays until the owner (the caller) takes
+        // it. A span on it is never released (`Span::claim_for_release`).
+        let mut s = (*lh).remote.load(Ordering::Acquire);
+        let mut n = 0usize;
+        while !s.is_null() {
+            if (*s).kind != KIND_SMALL || !(*s).remote_queued.load(Ordering::Relaxed) {
+                return broken(
+                    "thread heap: its remote stack holds a span that was released",
+                    s,
+                );
+            }
+            n += 1;
+            if n > 1 << 24 {
+                return broken("thread heap: its remote stack loops", lh);
+            }
+            s = (*s).remote_next;
+        }
         for cls in 0..CLASS_COUNT {
             let cur = (*lh).current[cls];
             if cur != NONE

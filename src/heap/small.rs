@@ -72,7 +72,8 @@ impl<S: BlockSource> Heap<S> {
     ///
     /// # Safety
     /// `span` is an empty SMALL span owned by `lh`, neither current nor
-    /// queued, and its owner does not touch it any more.
+    /// queued, claimed for release (`Span::claim_for_release`), and its
+    /// owner does not touch it any more.
     pub unsafe fn release_span(&mut self, lh: *mut LocalHeap, span: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
@@ -106,6 +107,7 @@ impl<S: BlockSource> Heap<S> {
                     && (*s).used == 0
                     && (*s).pins.load(Ordering::Relaxed)
                     && (*s).thread_free.load(Ordering::Relaxed).is_null()
+                    && (*s).claim_for_release()
                 {
                     LocalHeap::set_current(lh, cls, span::NONE);
                     self.release_span(lh, s);
@@ -117,7 +119,7 @@ impl<S: BlockSource> Heap<S> {
                     if s.is_null() {
                         break;
                     }
-                    if (*s).pins.load(Ordering::Relaxed) {
+                    if (*s).pins.load(Ordering::Relaxed) && (*s).claim_for_release() {
                         self.release_span(lh, s);
                     } else {
                         (*s).next = keep;
@@ -151,7 +153,7 @@ impl<S: BlockSource> Heap<S> {
             }
             LocalHeap::push(span, o);
             (*span).used -= 1;
-            if (*span).used == 0 {
+            if (*span).used == 0 && (*span).claim_for_release() {
                 self.unlink_abandoned(span);
                 self.retired.allocs = self.retired.allocs.wrapping_add((*span).allocs as u64);
                 self.free_run(span);
@@ -203,7 +205,7 @@ impl<S: BlockSource> Heap<S> {
                 while !s.is_null() {
                     let next = (*s).next;
                     self.collect_unowned(s);
-                    if (*s).used == 0 {
+                    if (*s).used == 0 && (*s).claim_for_release() {
                         self.unlink_abandoned(s);
                         self.retired.allocs = self.retired.allocs.wrapping_add((*s).allocs as u64);
                         self.free_run(s);

@@ -96,7 +96,10 @@ pub struct Span {
     pub class: u8,
     /// One of the `KIND_*` values.
     pub kind: u8,
-    /// Set while the span is on its owner's remote-span stack.
+    /// Set while the span is on its owner's remote-span stack (or going
+    /// onto it), and once it is claimed for release
+    /// ([`Span::claim_for_release`]): a span on a remote stack is never
+    /// released, a released one never pushed.
     pub remote_queued: AtomicBool,
     /// Set (under the heap lock) while this span is all its segment holds
     /// besides free space: emptied, it goes back even if it is current, so
@@ -169,6 +172,18 @@ impl Span {
     #[inline(always)]
     pub fn cap(&self) -> usize {
         self.cap as usize
+    }
+
+    /// Claims a SMALL span for its release (its run going back, its
+    /// descriptor recycled): true when no thread has put it on its owner's
+    /// remote stack, and none will (a thread about to do so finds the flag
+    /// set and stays away); false when it is on a remote stack, or going
+    /// onto one, where it must stay live until the owner takes it off. Call
+    /// it only right before releasing: a claimed span is never queued
+    /// again.
+    #[inline]
+    pub fn claim_for_release(&self) -> bool {
+        !self.remote_queued.swap(true, Ordering::SeqCst)
     }
 
     /// Whether `p` is the start of one of this SMALL span's objects.

@@ -38,10 +38,6 @@ pub struct Stats {
     pub slab_bytes: usize,
     /// Free bytes inside segments (free objects inside spans not counted).
     pub free_bytes: usize,
-    /// The largest free run inside one segment, in bytes: the largest
-    /// block the heap can make without obtaining memory. `free_bytes`
-    /// minus this is fragmented: free, but in smaller pieces.
-    pub largest_free: usize,
     /// The limit on `reserved`, or 0 for none.
     pub limit: usize,
     /// Allocating calls (malloc, calloc, memalign and friends).
@@ -56,6 +52,11 @@ pub struct Stats {
     /// (a thread's heap is reclaimed when it is found dead; the
     /// allocator's own heap, used by calls made without one, counts too).
     pub thread_heaps: usize,
+    /// The largest free run inside one segment, in bytes: the largest
+    /// block the heap can make without obtaining memory. `free_bytes`
+    /// minus this is fragmented: free, but in smaller pieces. (Last: the
+    /// fields before it keep their offsets for programs that read them.)
+    pub largest_free: usize,
 }
 
 /// One size class's figures in the debug build (`vitalloc_class_stats_t`

@@ -136,7 +136,7 @@ impl<S: BlockSource> Heap<S> {
                 (*s).next = ptr::null_mut();
                 (*s).prev = ptr::null_mut();
                 LocalHeap::collect(lh, s);
-                if (*s).used == 0 {
+                if (*s).used == 0 && (*s).claim_for_release() {
                     (*lh).counters.allocs = (*lh).counters.allocs.wrapping_add((*s).allocs as u64);
                     self.free_run(s);
                 } else {
