@@ -327,6 +327,38 @@ impl LocalHeap {
         }
     }
 
+    /// Offers each kept spare of `cls` to `release`; the ones it does not
+    /// take (it returns false) stay kept. O(spares of `cls`).
+    ///
+    /// # Safety
+    /// The caller is the owner; `release` takes a span it accepts (its
+    /// owner no longer touches it).
+    pub unsafe fn release_spares(
+        this: *mut LocalHeap,
+        cls: usize,
+        mut release: impl FnMut(*mut Span) -> bool,
+    ) {
+        // SAFETY: per the caller: spares are this heap's, in no other list.
+        unsafe {
+            let mut keep: *mut Span = ptr::null_mut();
+            loop {
+                let s = Self::take_spare(this, cls);
+                if s.is_null() {
+                    break;
+                }
+                if !release(s) {
+                    (*s).next = keep;
+                    keep = s;
+                }
+            }
+            while !keep.is_null() {
+                let next = (*keep).next;
+                Self::keep_spare(this, keep);
+                keep = next;
+            }
+        }
+    }
+
     /// Takes a kept empty span of `cls`, or null.
     ///
     /// # Safety

@@ -318,24 +318,13 @@ pub unsafe fn trim<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, pad:
                 sh.with(|h| h.release_span(lh, s));
             }
             // Spares on the remote stack stay kept (see `emptied`).
-            let mut keep: *mut Span = ptr::null_mut();
-            loop {
-                let s = LocalHeap::take_spare(lh, cls);
-                if s.is_null() {
-                    break;
-                }
-                if (*s).claim_for_release() {
+            LocalHeap::release_spares(lh, cls, |s| {
+                let claimed = (*s).claim_for_release();
+                if claimed {
                     sh.with(|h| h.release_span(lh, s));
-                } else {
-                    (*s).next = keep;
-                    keep = s;
                 }
-            }
-            while !keep.is_null() {
-                let next = (*keep).next;
-                LocalHeap::keep_spare(lh, keep);
-                keep = next;
-            }
+                claimed
+            });
         }
     }
     sh.with(|h| h.trim(pad))

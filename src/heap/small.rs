@@ -12,7 +12,6 @@ use super::span::{self, FULL, Span};
 use super::{Heap, Misuse};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
-use core::ptr;
 use core::sync::atomic::Ordering;
 
 impl<S: BlockSource> Heap<S> {
@@ -113,24 +112,13 @@ impl<S: BlockSource> Heap<S> {
                     self.release_span(lh, s);
                 }
                 // Marked spares go back (the others stay kept).
-                let mut keep: *mut Span = ptr::null_mut();
-                loop {
-                    let s = LocalHeap::take_spare(lh, cls);
-                    if s.is_null() {
-                        break;
-                    }
-                    if (*s).pins.load(Ordering::Relaxed) && (*s).claim_for_release() {
+                LocalHeap::release_spares(lh, cls, |s| {
+                    let release = (*s).pins.load(Ordering::Relaxed) && (*s).claim_for_release();
+                    if release {
                         self.release_span(lh, s);
-                    } else {
-                        (*s).next = keep;
-                        keep = s;
                     }
-                }
-                while !keep.is_null() {
-                    let next = (*keep).next;
-                    LocalHeap::keep_spare(lh, keep);
-                    keep = next;
-                }
+                    release
+                });
             }
         }
     }
