@@ -107,7 +107,7 @@ impl<S: BlockSource> Heap<S> {
         }
         // SAFETY: a fresh descriptor; the list holds live LARGE spans.
         unsafe {
-            l.write(Span::new(KIND_LARGE));
+            l.write(Span::fresh(KIND_LARGE));
             (*l).base = block.base.as_ptr();
             (*l).pages = block.size / PAGE_SIZE;
             (*l).start = block.base.as_ptr().with_addr(user);

@@ -140,7 +140,7 @@ impl<S: BlockSource> Heap<S> {
                     return true; // keeps the larger block: shrinking never fails
                 }
                 let t = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
-                t.write(Span::new(KIND_MEDIUM));
+                t.write(Span::fresh(KIND_MEDIUM));
                 (*t).base = (*s).base.add(want * PAGE_SIZE);
                 (*t).pages = have - want;
                 (*t).seg = (*s).seg;

@@ -154,7 +154,28 @@ impl Meta {
         self.bump(bytes)
     }
 
-    /// A span descriptor written as `Span::new(kind)`: a recycled one, or
+    /// A recycled object of `pool` as it was given back (not zeroed), or
+    /// null. O(1).
+    pub fn take_recycled(&mut self, pool: Pool) -> *mut u8 {
+        let head = self.free[pool as usize];
+        if !head.is_null() {
+            // SAFETY: recycled objects are metadata memory.
+            self.free[pool as usize] = unsafe { (*head).next };
+        }
+        head.cast()
+    }
+
+    /// Calls `f` with each recycled object of `pool`. O(objects recycled).
+    pub fn for_each_recycled(&self, pool: Pool, mut f: impl FnMut(*mut u8)) {
+        let mut r = self.free[pool as usize];
+        while !r.is_null() {
+            f(r.cast());
+            // SAFETY: recycled objects are linked by their first word.
+            r = unsafe { (*r).next };
+        }
+    }
+
+    /// A span descriptor written as `Span::fresh(kind)`: a recycled one, or
     /// bump space (not zeroed first: the write covers it all). O(1).
     ///
     /// # Safety
@@ -174,7 +195,7 @@ impl Meta {
         debug_assert!(!p.is_null(), "take_span without ensure_meta");
         // SAFETY: per the caller, `p` is a metadata object sized and
         // aligned for a span that nothing else uses.
-        unsafe { p.write(Span::new(kind)) };
+        unsafe { p.write(Span::fresh(kind)) };
         p
     }
 

@@ -122,7 +122,7 @@ impl<S: BlockSource> Heap<S> {
             if !self.segments.is_null() {
                 (*self.segments).prev = seg;
             }
-            run.write(Span::new(KIND_FREE));
+            run.write(Span::fresh(KIND_FREE));
             (*run).base = block.base.as_ptr();
             (*run).pages = block.size / PAGE_SIZE;
             (*run).seg = seg;

@@ -11,33 +11,47 @@
 use super::Heap;
 use super::config::{LIVENESS_SCAN_INTERVAL, PAGE_SIZE};
 use super::meta::Pool;
-use super::span::{FULL, KIND_SMALL, NO_OWNER, NONE, Span};
+use super::span::{FLAGS, KIND_SMALL, NO_OWNER, NONE, QUEUED, Span};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
+use crate::sync::model::Ordering;
 use core::ptr;
-use core::sync::atomic::Ordering;
 
 impl<S: BlockSource> Heap<S> {
     /// A new thread heap for the thread `tid` whose slot is at `slot`, in
-    /// the registry; null when out of memory.
-    pub fn register_local(&mut self, tid: i32, slot: usize) -> *mut LocalHeap {
-        if !self.ensure_meta(size_of::<LocalHeap>() + 64) {
-            return ptr::null_mut();
-        }
-        let lh = self
-            .meta
-            .take(Pool::Local, size_of::<LocalHeap>())
-            .cast::<LocalHeap>();
-        if lh.is_null() {
-            return lh;
-        }
-        // SAFETY: fresh metadata memory for a LocalHeap.
+    /// the registry and handed to `publish` (which stores it in the
+    /// thread's slot) before this returns, so under the same lock: a
+    /// liveness scan, which also runs under it, never sees the heap
+    /// registered while the slot does not point at it yet (and reclaims
+    /// it under the new thread). Null when out of memory.
+    pub fn register_local(
+        &mut self,
+        tid: i32,
+        slot: usize,
+        publish: impl FnOnce(*mut LocalHeap),
+    ) -> *mut LocalHeap {
+        let mut lh = self.meta.take_recycled(Pool::Local).cast::<LocalHeap>();
+        // SAFETY: a recycled record is ours but for its remote stack; fresh
+        // bump memory is ours entirely.
         unsafe {
-            LocalHeap::init(lh);
+            if !lh.is_null() {
+                LocalHeap::reuse(lh);
+            } else {
+                if !self.ensure_meta(size_of::<LocalHeap>() + 64) {
+                    return ptr::null_mut();
+                }
+                lh = self.meta.bump(size_of::<LocalHeap>()).cast::<LocalHeap>();
+                if lh.is_null() {
+                    return lh;
+                }
+                LocalHeap::init(lh);
+            }
             (*lh).tid = tid;
             (*lh).slot = slot;
             self.link_local(lh);
         }
+        crate::sys::thread::preempt_point(crate::sys::thread::Point::Register);
+        publish(lh);
         lh
     }
 
@@ -80,9 +94,22 @@ impl<S: BlockSource> Heap<S> {
         self.scan_dead(alive);
     }
 
+    /// Takes the remote stacks of the records waiting to be reused: a
+    /// thread that queued a span for a record's last thread may have
+    /// pushed it there after the record was reclaimed; each such span goes
+    /// to its current owner (or, abandoned, becomes releasable again).
+    /// O(recycled records + spans on their stacks).
+    pub fn drain_recycled(&mut self) {
+        // SAFETY: recycled records belong to no thread: under the lock they
+        // are ours to drain, as their owner would.
+        self.meta
+            .for_each_recycled(Pool::Local, |r| unsafe { LocalHeap::take_remote(r.cast()) });
+    }
+
     /// Reclaims every registered heap (except home heaps) whose thread
     /// `alive` says is gone. O(heaps), plus O(spans) per heap reclaimed.
     pub fn scan_dead(&mut self, alive: impl Fn(&LocalHeap) -> bool) {
+        self.drain_recycled();
         let mut lh = self.locals;
         while !lh.is_null() {
             // SAFETY: registry members are live heaps.
@@ -116,7 +143,7 @@ impl<S: BlockSource> Heap<S> {
                 while a < end {
                     let s = self.map.get(a);
                     let o = (*s).owner.load(Ordering::Relaxed);
-                    if (*s).kind == KIND_SMALL && (o == me || o == me | FULL) {
+                    if (*s).kind == KIND_SMALL && o & !FLAGS == me {
                         // Chain through `next`: the queue and spare links of
                         // a dead heap are not needed any more, and only the
                         // owner ever writes them (other threads may still
@@ -132,17 +159,26 @@ impl<S: BlockSource> Heap<S> {
             while !owned.is_null() {
                 let s = owned;
                 owned = (*s).next;
-                (*s).owner.store(NO_OWNER, Ordering::SeqCst);
+                // Nobody's now; a QUEUED flag stays (the span is still on, or
+                // going onto, a record's stack: this one's, drained below).
+                let _ = (*s)
+                    .owner
+                    .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+                        Some(NO_OWNER | (w & QUEUED))
+                    });
                 (*s).next = ptr::null_mut();
                 (*s).prev = ptr::null_mut();
                 LocalHeap::collect(lh, s);
-                if (*s).used == 0 && (*s).claim_for_release() {
+                if (*s).used == 0 && (*s).claim_for_release(NO_OWNER) {
                     (*lh).counters.allocs = (*lh).counters.allocs.wrapping_add((*s).allocs as u64);
                     self.free_run(s);
                 } else {
                     self.push_abandoned(s);
                 }
             }
+            // Spans pushed here while the walk ran: abandoned now, they only
+            // lose their flag (and become releasable by the next sweep).
+            LocalHeap::take_remote(lh);
             for c in (*lh).current.iter_mut() {
                 *c = NONE;
             }

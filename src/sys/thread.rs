@@ -318,3 +318,24 @@ mod host {
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub use host::on_exit;
+
+/// Places inside the thread-heap protocol where a test build may make the
+/// calling thread give way to another (see [`preempt_point`]).
+#[derive(Clone, Copy, Debug)]
+#[repr(u32)]
+pub enum Point {
+    /// A cross-thread free, between reading a span's owner word and
+    /// queueing the span for its owner.
+    Notify = 1,
+    /// A new thread heap, between its registration and its publication in
+    /// the thread's slot.
+    Register = 2,
+}
+
+/// A point where another thread may run: nothing in the library's builds
+/// (no code at all); test builds may switch threads here so that
+/// cooperative test threads meet inside the protocol's windows.
+#[inline(always)]
+pub fn preempt_point(p: Point) {
+    let _ = p;
+}
