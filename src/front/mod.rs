@@ -18,6 +18,8 @@
 //! per-thread state is `local`'s.
 
 pub mod local;
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
 use crate::heap::config::{MIN_ALIGN, SMALL_MAX};

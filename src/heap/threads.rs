@@ -136,26 +136,17 @@ impl<S: BlockSource> Heap<S> {
             LocalHeap::take_remote(lh);
             let me = LocalHeap::id(lh);
             let mut owned: *mut Span = ptr::null_mut();
-            let mut seg = self.segments;
-            while !seg.is_null() {
-                let mut a = (*seg).block.base.as_ptr() as usize;
-                let end = a + (*seg).block.size;
-                while a < end {
-                    let s = self.map.get(a);
-                    let o = (*s).owner.load(Ordering::Relaxed);
-                    if (*s).kind == KIND_SMALL && o & !FLAGS == me {
-                        // Chain through `next`: the queue and spare links of
-                        // a dead heap are not needed any more, and only the
-                        // owner ever writes them (other threads may still
-                        // push these spans on its remote stack meanwhile,
-                        // through `remote_next`).
-                        (*s).next = owned;
-                        owned = s;
-                    }
-                    a += (*s).pages.max(1) * PAGE_SIZE;
+            self.for_each_small_span(|s| {
+                if (*s).owner.load(Ordering::Relaxed) & !FLAGS == me {
+                    // Chain through `next`: the queue and spare links of a
+                    // dead heap are not needed any more, and only the owner
+                    // ever writes them (other threads may still push these
+                    // spans on a remote stack meanwhile, through
+                    // `remote_next`).
+                    (*s).next = owned;
+                    owned = s;
                 }
-                seg = (*seg).next;
-            }
+            });
             while !owned.is_null() {
                 let s = owned;
                 owned = (*s).next;
@@ -197,6 +188,28 @@ impl<S: BlockSource> Heap<S> {
                 (*prev).next = next;
             }
             self.meta.give(Pool::Local, lh.cast());
+        }
+    }
+
+    /// Calls `f` with every SMALL span of the heap's segments. O(runs).
+    pub(crate) fn for_each_small_span(&self, mut f: impl FnMut(*mut Span)) {
+        let mut seg = self.segments;
+        // SAFETY: the segment list and the page map are the heap's (under
+        // the lock); runs tile each segment.
+        unsafe {
+            while !seg.is_null() {
+                let mut a = (*seg).block.base.as_ptr() as usize;
+                let end = a + (*seg).block.size;
+                while a < end {
+                    let s = self.map.get(a);
+                    let next = a + (*s).pages.max(1) * PAGE_SIZE;
+                    if (*s).kind == KIND_SMALL {
+                        f(s);
+                    }
+                    a = next;
+                }
+                seg = (*seg).next;
+            }
         }
     }
 

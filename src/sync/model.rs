@@ -206,7 +206,7 @@ mod modelled {
 
     /// Declared accesses to owner-only fields, checked by loom for
     /// unordered concurrent use (made by `fresh`; `new` is not checked).
-    #[derive(Debug)]
+    #[derive(Debug, Default)]
     pub struct Access(Option<loom::cell::UnsafeCell<()>>);
 
     // SAFETY: the cell holds nothing; loom checks the accesses.
@@ -242,6 +242,7 @@ pub use modelled::{Access, AtomicPtr, AtomicUsize, Fresh};
 /// A lock loom models (a spin on a modelled flag that yields to loom's
 /// scheduler), for model-checking the code that runs under the heap lock.
 #[cfg(loom)]
+#[derive(Default)]
 pub struct ModelLock(loom::sync::atomic::AtomicBool);
 
 #[cfg(loom)]
