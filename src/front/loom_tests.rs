@@ -17,7 +17,7 @@ use super::{Shared, free, malloc};
 use crate::heap::Heap;
 use crate::heap::classes::{CLASS_PAGES, CLASS_SIZE, class_of};
 use crate::heap::pagemap::PageMap;
-use crate::heap::span::{FLAGS, FULL, KIND_SMALL, QUEUED};
+use crate::heap::span::{FLAGS, FULL, KIND_SMALL, QUEUED, Span};
 use crate::source::ArenaSource;
 use crate::sync::model::{ModelLock, Ordering};
 use core::cell::UnsafeCell;
@@ -117,14 +117,18 @@ fn exit(m: &Model, h: H) {
 }
 
 /// What must hold once every thread is joined: `check` on each heap (its
-/// lists, its remote stack), and no SMALL span stranded: FULL, freed
-/// objects waiting, and not queued for anyone.
+/// lists, its remote stack); no SMALL span stranded (FULL, freed objects
+/// waiting, and not queued for anyone); every span flagged QUEUED on
+/// exactly one record's remote stack (registered or recycled: a push is
+/// never lost), and nothing else on any stack.
 fn quiescent(m: &Model, heaps: &[H]) {
     for &h in heaps {
         // SAFETY: every model thread is joined; `h` is a live heap or null.
         assert_eq!(m.with(|heap| unsafe { heap.check(h.0) }), Ok(()));
     }
     m.with(|heap| {
+        let mut stacked = vec![];
+        heap.for_each_record(|r| stacked.extend(remote_stack(Ptr(r))));
         heap.for_each_small_span(|s| {
             // SAFETY: spans the heap walks are live.
             let (w, pending) = unsafe {
@@ -137,15 +141,21 @@ fn quiescent(m: &Model, heaps: &[H]) {
                 !(w & FULL != 0 && w & QUEUED == 0 && pending),
                 "a FULL span holds freed objects and its owner was never told (owner word {w:#x})"
             );
-        })
+            let on = stacked.iter().filter(|&&q| q == s).count();
+            assert_eq!(
+                on,
+                usize::from(w & QUEUED != 0),
+                "a span is on {on} remote stacks with owner word {w:#x}"
+            );
+        });
     });
 }
 
-/// The remote stack of `h`: each span once, SMALL, flagged QUEUED.
-fn remote_stack_sound(h: H) {
-    // SAFETY: threads are joined; the stack holds live spans.
+/// The remote stack of `h`, checked: each span once, SMALL, flagged QUEUED.
+fn remote_stack(h: H) -> std::vec::Vec<*mut Span> {
+    let mut seen = vec![];
+    // SAFETY: threads are joined; records and descriptors stay mapped.
     unsafe {
-        let mut seen = vec![];
         let mut s = (*h.0).remote.load(Ordering::Acquire);
         while !s.is_null() {
             assert!(!seen.contains(&s), "the remote stack loops");
@@ -159,6 +169,11 @@ fn remote_stack_sound(h: H) {
             s = (*s).remote_next;
         }
     }
+    seen
+}
+
+fn remote_stack_sound(h: H) {
+    remote_stack(h);
 }
 
 /// Loom with the preemption bound of `LOOM_MAX_PREEMPTIONS` (default 2).
@@ -222,7 +237,10 @@ fn loom_remote_free_against_empty_release_reuse() {
         let (m2, bh) = (m.clone(), b);
         let t = spawn(move || release(&m2, bh, o1));
         release(&m, a, o2);
-        // New spans of the class, from the descriptors just given back.
+        // The emptied span goes back (it is kept aside otherwise), and new
+        // spans of the class take descriptors just given back.
+        // SAFETY: `a` is this thread's heap.
+        unsafe { super::trim(a.0, &*m, 0) };
         let o4 = alloc(&m, a);
         let o5 = alloc(&m, a);
         t.join().unwrap();

@@ -213,6 +213,18 @@ impl<S: BlockSource> Heap<S> {
         }
     }
 
+    /// Calls `f` with every thread heap record: registered ones, then the
+    /// recycled ones waiting for a thread. O(records).
+    pub(crate) fn for_each_record(&self, mut f: impl FnMut(*mut LocalHeap)) {
+        let mut lh = self.locals;
+        while !lh.is_null() {
+            f(lh);
+            // SAFETY: registry members are live.
+            lh = unsafe { (*lh).next };
+        }
+        self.meta.for_each_recycled(Pool::Local, |r| f(r.cast()));
+    }
+
     /// Registered heaps. O(heaps).
     pub fn count_locals(&self) -> usize {
         let (mut n, mut lh) = (0, self.locals);
