@@ -173,6 +173,37 @@ impl Span {
         }
     }
 
+    /// Resets a recycled descriptor to `Span::fresh(kind)`, keeping its
+    /// atomics (a thread that freed into the span when it was another may
+    /// still read its owner word): they are stored atomically.
+    ///
+    /// # Safety
+    /// `this` is a descriptor nobody uses (other threads may only read
+    /// its atomics).
+    pub unsafe fn reset(this: *mut Span, kind: u8) {
+        let b = Span::new(kind);
+        // SAFETY: per the caller: every plain field is ours.
+        unsafe {
+            (*this).free = b.free;
+            (*this).used = b.used;
+            (*this).allocs = b.allocs;
+            (*this).start = b.start;
+            (*this).recip = b.recip;
+            (*this).cap = b.cap;
+            (*this).class = b.class;
+            (*this).kind = b.kind;
+            (*this).pins.store(false, Ordering::Relaxed);
+            (*this).base = b.base;
+            (*this).pages = b.pages;
+            (*this).next = b.next;
+            (*this).prev = b.prev;
+            (*this).remote_next = b.remote_next;
+            (*this).seg = b.seg;
+            (*this).owner.store(NO_OWNER, Ordering::Relaxed);
+            (*this).thread_free.store(ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+
     /// A blank descriptor of the given kind, usable in a `static`.
     pub const fn new(kind: u8) -> Span {
         Span {

@@ -215,6 +215,7 @@ impl<S: BlockSource> Heap<S> {
 
     /// Calls `f` with every thread heap record: registered ones, then the
     /// recycled ones waiting for a thread. O(records).
+    #[cfg(all(test, loom))]
     pub(crate) fn for_each_record(&self, mut f: impl FnMut(*mut LocalHeap)) {
         let mut lh = self.locals;
         while !lh.is_null() {
