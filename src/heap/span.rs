@@ -200,7 +200,9 @@ impl Span {
             (*this).remote_next = b.remote_next;
             (*this).seg = b.seg;
             (*this).owner.store(NO_OWNER, Ordering::Relaxed);
-            (*this).thread_free.store(ptr::null_mut(), Ordering::Relaxed);
+            (*this)
+                .thread_free
+                .store(ptr::null_mut(), Ordering::Relaxed);
         }
     }
 

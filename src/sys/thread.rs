@@ -337,5 +337,34 @@ pub enum Point {
 /// cooperative test threads meet inside the protocol's windows.
 #[inline(always)]
 pub fn preempt_point(p: Point) {
+    #[cfg(all(test, not(loom)))]
+    test_hook::run(p);
     let _ = p;
+}
+
+/// Unit tests run code of their own at a preempt point of the calling
+/// thread: another thread's steps, made deterministic (see
+/// `front/race_tests.rs`).
+#[cfg(all(test, not(loom)))]
+pub mod test_hook {
+    use super::Point;
+    use std::boxed::Box;
+    use std::cell::RefCell;
+
+    type Hook = Box<dyn FnOnce(Point)>;
+
+    std::thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f` at the calling thread's next preempt point (once).
+    pub fn once(f: impl FnOnce(Point) + 'static) {
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(f)));
+    }
+
+    pub(super) fn run(p: Point) {
+        if let Some(f) = HOOK.with(|h| h.borrow_mut().take()) {
+            f(p);
+        }
+    }
 }
