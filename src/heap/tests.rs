@@ -774,6 +774,74 @@ fn the_heap_that_served_a_failed_registration_is_trimmed() {
     h.with(|h| unsafe { h.reclaim_local(lh) });
 }
 
+/// Siblings: whichever of the first requests to the source is refused,
+/// and whatever the first call asks for (served by the allocator's own
+/// heap when the thread heap could not be made), `check` stays clean and,
+/// once everything is freed, `trim(0)` leaves the metadata alone.
+#[test]
+fn after_any_early_refusal_trim_leaves_only_metadata() {
+    let firsts: [(usize, usize); 5] = [
+        (100, 0),
+        (20000, 0),
+        (5000, 4096),
+        (300 << 10, 64 << 10),
+        (2 << 20, 0),
+    ];
+    for (size, align) in firsts {
+        for n in 0..miri_or(6, 2) {
+            let h = fault_heap(miri_or(64 << 20, 16 << 20));
+            h.with(|h| h.source_mut().fail_in = Some(n));
+            // A thread's first call, as `Allocator` makes it: through the
+            // thread's heap if one can be made, else its own heap.
+            let mut lh = h.with(|h| h.register_local(1, 0));
+            let first = unsafe {
+                match (lh.is_null(), align) {
+                    (true, 0) => h.malloc(size),
+                    (true, a) => h.memalign(a, size),
+                    (false, 0) => front::malloc(lh, &*h, size),
+                    (false, a) => front::memalign(lh, &*h, a, size),
+                }
+            };
+            let what = std::format!("refusal {n}, first call ({size}, align {align})");
+            assert!(
+                !first.is_null() || source_calls(&h).1 == 1,
+                "{what}: NULL, nothing refused"
+            );
+            h.check().unwrap();
+            if lh.is_null() {
+                lh = h.with(|h| h.register_local(1, 0));
+            }
+            assert!(!lh.is_null(), "{what}");
+            let mut ptrs = std::vec![first];
+            unsafe {
+                for i in 0..miri_or(100, 20) {
+                    ptrs.push(front::malloc(lh, &*h, 1 + (i * 331) % 9000));
+                }
+                ptrs.push(front::memalign(lh, &*h, 64 << 10, 300 << 10));
+                ptrs.push(front::malloc(lh, &*h, 1 << 20));
+                for &p in &ptrs[1..] {
+                    assert!(!p.is_null(), "{what}");
+                }
+                for p in ptrs {
+                    if !p.is_null() {
+                        front::free(lh, &*h, p).unwrap();
+                    }
+                }
+                front::trim(lh, &*h, 0);
+            }
+            h.check().unwrap();
+            let s = h.stats();
+            assert_eq!(s.in_use, 0, "{what}");
+            assert_eq!(
+                (s.segments, s.large_blocks, s.source_blocks),
+                (0, 0, h.with(|h| h.meta.blocks)),
+                "{what}: after trim(0) only the metadata is held"
+            );
+            h.with(|h| unsafe { h.reclaim_local(lh) });
+        }
+    }
+}
+
 /// The same for a thread heap's own current span: every object freed by
 /// another thread (onto the span's remote list), then `trim(0)` from the
 /// owner. `front::trim` tests `used == 0` before collecting the remote
