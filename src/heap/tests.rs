@@ -652,14 +652,13 @@ fn set_meta_room(h: &FaultHeap, room: usize) {
     h.with(|h| {
         assert!(h.ensure_meta(room + 64));
         // Recycled records are used before bump space: take them all (a
-        // take that moves the bump pointer was the last recycled one's).
-        for pool in [meta::Pool::Span, meta::Pool::Segment] {
-            loop {
-                let before = h.meta.room();
-                assert!(!h.meta.take(pool, size_of::<Span>()).is_null());
-                if h.meta.room() != before {
-                    break;
-                }
+        // span take that moves the bump pointer was the last recycled one's).
+        while !h.meta.take_recycled(meta::Pool::Segment).is_null() {}
+        loop {
+            let before = h.meta.room();
+            assert!(!h.meta.try_take_span(span::KIND_FREE).is_null());
+            if h.meta.room() != before {
+                break;
             }
         }
         assert!(h.ensure_meta(room + 64));
@@ -741,13 +740,13 @@ fn the_heap_that_served_a_failed_registration_is_trimmed() {
     let h = fault_heap(miri_or(64 << 20, 8 << 20));
     h.with(|h| h.source_mut().fail_in = Some(0));
     // What the front does on a thread's first call.
-    let lh = h.with(|h| h.register_local(1, 0));
+    let lh = h.with(|h| h.register_local(1, 0, |_| {}));
     assert!(lh.is_null(), "the refused request was the thread heap's");
     assert_eq!(source_calls(&h).1, 1);
     // The allocator's own heap serves this call (no thread heap here).
     let first = h.malloc(100);
     assert!(!first.is_null());
-    let lh = h.with(|h| h.register_local(1, 0));
+    let lh = h.with(|h| h.register_local(1, 0, |_| {}));
     assert!(!lh.is_null());
     let mut ptrs = Vec::new();
     unsafe {
@@ -793,7 +792,7 @@ fn after_any_early_refusal_trim_leaves_only_metadata() {
             h.with(|h| h.source_mut().fail_in = Some(n));
             // A thread's first call, as `Allocator` makes it: through the
             // thread's heap if one can be made, else its own heap.
-            let mut lh = h.with(|h| h.register_local(1, 0));
+            let mut lh = h.with(|h| h.register_local(1, 0, |_| {}));
             let first = unsafe {
                 match (lh.is_null(), align) {
                     (true, 0) => h.malloc(size),
@@ -809,7 +808,7 @@ fn after_any_early_refusal_trim_leaves_only_metadata() {
             );
             h.check().unwrap();
             if lh.is_null() {
-                lh = h.with(|h| h.register_local(1, 0));
+                lh = h.with(|h| h.register_local(1, 0, |_| {}));
             }
             assert!(!lh.is_null(), "{what}");
             let mut ptrs = std::vec![first];
@@ -850,8 +849,8 @@ fn after_any_early_refusal_trim_leaves_only_metadata() {
 #[ignore = "front::trim must collect remote frees first (src/front, being rewritten)"]
 fn trim_releases_a_current_span_emptied_by_other_threads() {
     let h = fault_heap(miri_or(64 << 20, 8 << 20));
-    let a = h.with(|h| h.register_local(1, 0));
-    let b = h.with(|h| h.register_local(2, 0));
+    let a = h.with(|h| h.register_local(1, 0, |_| {}));
+    let b = h.with(|h| h.register_local(2, 0, |_| {}));
     assert!(!a.is_null() && !b.is_null());
     unsafe {
         let ptrs: Vec<_> = (0..10).map(|_| front::malloc(a, &*h, 100)).collect();
