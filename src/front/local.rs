@@ -404,6 +404,51 @@ impl LocalHeap {
         }
     }
 
+    /// `malloc_trim` of this heap: takes the remote stack, collects every
+    /// current and queued span and gives each empty one (and every kept
+    /// spare) to `release` once it is claimed for release; spans on a
+    /// remote stack stay (see `Span::claim_for_release`). O(spans of the
+    /// heap).
+    ///
+    /// # Safety
+    /// The caller is the owner (or holds the heap lock for a heap only
+    /// used under it); `release` takes a claimed span (its owner no longer
+    /// touches it).
+    pub unsafe fn trim_spans(this: *mut LocalHeap, mut release: impl FnMut(*mut Span)) {
+        // SAFETY: per the caller: the heap's spans are ours.
+        unsafe {
+            let me = Self::id(this);
+            Self::take_remote(this);
+            for cls in 0..CLASS_COUNT {
+                let s = (*this).current[cls];
+                if s != NONE {
+                    Self::collect(this, s);
+                    if (*s).used == 0 && (*s).claim_for_release(me) {
+                        Self::set_current(this, cls, NONE);
+                        release(s);
+                    }
+                }
+                let mut q = (*this).queue[cls];
+                while !q.is_null() {
+                    let next = (*q).next;
+                    Self::collect(this, q);
+                    if (*q).used == 0 && (*q).claim_for_release(me) {
+                        Self::dequeue(this, q);
+                        release(q);
+                    }
+                    q = next;
+                }
+                Self::release_spares(this, cls, |s| {
+                    let claimed = (*s).claim_for_release(me);
+                    if claimed {
+                        release(s);
+                    }
+                    claimed
+                });
+            }
+        }
+    }
+
     /// Takes a kept empty span of `cls`, or null.
     ///
     /// # Safety

@@ -23,7 +23,7 @@ mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod race_tests;
 
-use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
+use crate::heap::classes::{self, CLASS_SIZE};
 use crate::heap::config::{MIN_ALIGN, SMALL_MAX};
 use crate::heap::pagemap::PageMap;
 use crate::heap::span::{
@@ -336,25 +336,7 @@ pub unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, s
 /// As for [`malloc`].
 pub unsafe fn trim<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, pad: usize) -> bool {
     // SAFETY: per the caller: the heap's spans are ours.
-    unsafe {
-        let me = LocalHeap::id(lh);
-        for cls in 0..CLASS_COUNT {
-            let s = (*lh).current[cls];
-            if s != NONE && (*s).used == 0 && (*s).claim_for_release(me) {
-                LocalHeap::collect(lh, s);
-                LocalHeap::set_current(lh, cls, NONE);
-                sh.with(|h| h.release_span(lh, s));
-            }
-            // Spares on the remote stack stay kept (see `emptied`).
-            LocalHeap::release_spares(lh, cls, |s| {
-                let claimed = (*s).claim_for_release(me);
-                if claimed {
-                    sh.with(|h| h.release_span(lh, s));
-                }
-                claimed
-            });
-        }
-    }
+    unsafe { LocalHeap::trim_spans(lh, |s| sh.with(|h| h.release_span(lh, s))) };
     sh.with(|h| h.trim(pad))
 }
 

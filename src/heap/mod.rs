@@ -506,50 +506,9 @@ impl<S: BlockSource> Heap<S> {
             unsafe {
                 let next = (*lh).next;
                 if (*lh).tid == threads::HOME {
-                    self.trim_home(lh);
+                    LocalHeap::trim_spans(lh, |s| self.release_span(lh, s));
                 }
                 lh = next;
-            }
-        }
-    }
-
-    /// See [`trim_home_heaps`](Self::trim_home_heaps).
-    ///
-    /// # Safety
-    /// `lh` is a registered home heap and the lock is held.
-    unsafe fn trim_home(&mut self, lh: *mut LocalHeap) {
-        // SAFETY: per the caller, we act as the heap's owner.
-        unsafe {
-            let me = LocalHeap::id(lh);
-            // Full spans others freed into: collected, and queued when
-            // they have free objects.
-            LocalHeap::take_remote(lh);
-            for cls in 0..CLASS_COUNT {
-                let s = (*lh).current[cls];
-                if s != span::NONE {
-                    LocalHeap::collect(lh, s);
-                    if (*s).used == 0 && (*s).claim_for_release(me) {
-                        LocalHeap::set_current(lh, cls, span::NONE);
-                        self.release_span(lh, s);
-                    }
-                }
-                let mut q = (*lh).queue[cls];
-                while !q.is_null() {
-                    let next = (*q).next;
-                    LocalHeap::collect(lh, q);
-                    if (*q).used == 0 && (*q).claim_for_release(me) {
-                        LocalHeap::dequeue(lh, q);
-                        self.release_span(lh, q);
-                    }
-                    q = next;
-                }
-                LocalHeap::release_spares(lh, cls, |s| {
-                    let claimed = (*s).claim_for_release(me);
-                    if claimed {
-                        self.release_span(lh, s);
-                    }
-                    claimed
-                });
             }
         }
     }

@@ -843,10 +843,9 @@ fn after_any_early_refusal_trim_leaves_only_metadata() {
 
 /// The same for a thread heap's own current span: every object freed by
 /// another thread (onto the span's remote list), then `trim(0)` from the
-/// owner. `front::trim` tests `used == 0` before collecting the remote
-/// frees, so the span (and its segment) stays.
+/// owner: the remote frees are collected before the span is looked at, so
+/// it goes back, and its segment with it.
 #[test]
-#[ignore = "front::trim must collect remote frees first (src/front, being rewritten)"]
 fn trim_releases_a_current_span_emptied_by_other_threads() {
     let h = fault_heap(miri_or(64 << 20, 8 << 20));
     let a = h.with(|h| h.register_local(1, 0, |_| {}));
