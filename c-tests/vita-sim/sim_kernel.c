@@ -773,7 +773,7 @@ static void fill_info(SceKernelThreadInfo *info, SceUID thid, SceUInt32 status, 
 
 #if SIM_BAREMETAL
 /* ---- ARM: simulated threads, TPIDRURO through qemu-arm's set_tls ---- */
-enum { TH_FREE, TH_ALIVE, TH_DORMANT };
+enum { TH_FREE, TH_ALIVE, TH_DORMANT, TH_KILLED }; /* KILLED: dormant-like */
 typedef struct {
 	SceUID id; /* 0 when free */
 	int state;
@@ -893,6 +893,7 @@ int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info)
 		return SIM_ERR_UNKNOWN_THREAD_ID;
 	fill_info(info, thr[i].id,
 	          thr[i].state == TH_DORMANT ? SIM_THREAD_STATUS_DORMANT
+	          : thr[i].state == TH_KILLED ? SIM_THREAD_STATUS_DELETED
 	          : (unsigned)i == cur       ? SIM_THREAD_STATUS_RUNNING
 	                                     : SIM_THREAD_STATUS_READY,
 	          thr[i].exit_status);
@@ -949,7 +950,7 @@ int sim_thread_switch(SceUID thid)
 	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
 	if (i < 0)
 		return SIM_ERR_UNKNOWN_THREAD_ID;
-	if (thr[i].state == TH_DORMANT)
+	if (thr[i].state != TH_ALIVE)
 		return SIM_ERR_DORMANT;
 	cur = (unsigned)i;
 	write_tpidruro(tp_of(cur));
@@ -985,19 +986,44 @@ int sim_thread_exit(SceUID thid)
 	return 0;
 }
 
-int sim_thread_exit_dormant(SceUID thid, int exit_status)
+/* Common part of the two exits that keep the thread queryable. */
+static int exit_keep(SceUID thid, int state, int exit_status)
 {
 	int i;
 	BOOT();
 	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
-	if (i >= 0 && thr[i].state == TH_DORMANT)
+	if (i >= 0 && thr[i].state != TH_ALIVE)
 		return SIM_ERR_DORMANT;
 	i = exiting(thid);
 	if (i < 0)
 		return i;
-	thr[i].state = TH_DORMANT;
+	thr[i].state = state;
 	thr[i].exit_status = exit_status;
 	return 0;
+}
+
+int sim_thread_exit_dormant(SceUID thid, int exit_status)
+{
+	return exit_keep(thid, TH_DORMANT, exit_status);
+}
+
+int sim_thread_kill(SceUID thid)
+{
+	return exit_keep(thid, TH_KILLED, 0);
+}
+
+/* Only a thread that no longer runs can be deleted (NOT_DORMANT
+   otherwise, the caller included: it is running). */
+int sceKernelDeleteThread(SceUID thid)
+{
+	int i;
+	BOOT();
+	i = thid == SIM_THREAD_ID_SELF ? (int)cur : find_thread(thid);
+	if (i < 0)
+		return SIM_ERR_UNKNOWN_THREAD_ID;
+	if (thr[i].state == TH_ALIVE)
+		return SIM_ERR_NOT_DORMANT;
+	return sim_thread_exit(thr[i].id);
 }
 
 SceUID sim_thread_current(void)
@@ -1076,6 +1102,8 @@ SceUID sim_thread_create_with_id(SceUID thid) { (void)thid; return SIM_ERR_UNSUP
 int sim_thread_switch(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 int sim_thread_exit(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 int sim_thread_exit_dormant(SceUID thid, int exit_status) { (void)thid; (void)exit_status; return SIM_ERR_UNSUP; }
+int sim_thread_kill(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
+int sceKernelDeleteThread(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 SceUID sim_thread_current(void) { return host_self(); }
 #endif
 

@@ -122,6 +122,7 @@ typedef struct SceKernelThreadInfo {
 #define SIM_THREAD_STATUS_RUNNING                 1  /* the current thread */
 #define SIM_THREAD_STATUS_READY                   2  /* alive, not current */
 #define SIM_THREAD_STATUS_DORMANT                 16 /* exited, not deleted */
+#define SIM_THREAD_STATUS_DELETED                 32 /* killed by the thread manager, not deleted */
 /* Slots the kernel fills in a new thread's TLS (Vita3K kernel/types.h
    TlsItems, thread.cpp); every other slot starts at 0. */
 #define SIM_TLS_KEY_PROCESS_ID                    0
@@ -153,6 +154,7 @@ typedef struct SceKernelThreadInfo {
 #define SIM_ERR_UNKNOWN_THREAD_ID     ((int)0x80028021u) /* no such (live) thread */
 #define SIM_ERR_ILLEGAL_THREAD_ID     ((int)0x80028022u)
 #define SIM_ERR_DORMANT               ((int)0x80028027u)
+#define SIM_ERR_NOT_DORMANT           ((int)0x80028028u) /* DeleteThread: thread still alive */
 
 /* ------------------------------------------------- the simulated kernel -- */
 SceUID sceKernelAllocMemBlock(const char *name, SceUInt32 type, SceSize size, SceKernelAllocMemBlockOpt *opt);
@@ -196,6 +198,11 @@ int sceKernelGetThreadId(void);
 int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info);
 void *sceKernelGetThreadTLSAddr(SceUID thid, int key);
 void *sceKernelGetTLSAddr(int key);
+/* sceKernelDeleteThread(thid): deletes a thread that no longer runs
+   (dormant, or killed: see sim_thread_exit_dormant / sim_thread_kill),
+   exactly as sim_thread_exit does; NOT_DORMANT for an alive thread (the
+   caller included), UNKNOWN_THREAD_ID for no such thread. Host: UNSUP. */
+int sceKernelDeleteThread(SceUID thid);
 
 /* ------------------------------------------------- test-control API ------ */
 typedef struct {
@@ -290,6 +297,10 @@ int sim_thread_exit(SceUID thid);
    switched to. sim_thread_exit deletes it later. Errors as
    sim_thread_exit (SIM_ERR_DORMANT if it already is dormant). */
 int sim_thread_exit_dormant(SceUID thid, int exit_status);
+/* The thread manager kills the thread (e.g. its stack overflowed): like
+   sim_thread_exit_dormant, but its status is SIM_THREAD_STATUS_DELETED
+   (SCE_THREAD_DELETED / SCE_THREAD_KILLED, 32) and exitStatus 0. */
+int sim_thread_kill(SceUID thid);
 /* The current thread's id (== sceKernelGetThreadId()). */
 SceUID sim_thread_current(void);
 

@@ -807,9 +807,32 @@ static void test_sim_threads(void)
 	CHECK(slot_of(t4, 0x89) && *slot_of(t4, 0x89) == 77); /* kept */
 	CHECK_EQ(sim_thread_switch(t4), SIM_ERR_DORMANT);
 	CHECK_EQ(sim_thread_exit_dormant(t4, 8), SIM_ERR_DORMANT);
+	CHECK_EQ(sim_thread_kill(t4), SIM_ERR_DORMANT);
 	CHECK_EQ(sim_thread_exit(t4), 0);
 	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
 	CHECK(slot_of(t4, 0x89) == NULL);
+
+	/* sceKernelDeleteThread: only a thread that no longer runs */
+	t4 = sim_thread_create();
+	CHECK_EQ(sceKernelDeleteThread(t4), SIM_ERR_NOT_DORMANT);
+	CHECK_EQ(sceKernelDeleteThread(SIM_THREAD_ID_SELF), SIM_ERR_NOT_DORMANT);
+	CHECK_EQ(sceKernelDeleteThread(main_id), SIM_ERR_NOT_DORMANT);
+	CHECK_EQ(sim_thread_exit_dormant(t4, 3), 0);
+	CHECK_EQ(sceKernelDeleteThread(t4), 0);
+	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sceKernelDeleteThread(t4), SIM_ERR_UNKNOWN_THREAD_ID);
+
+	/* killed by the thread manager: queryable as DELETED until deleted */
+	t4 = sim_thread_create();
+	CHECK_EQ(sim_thread_switch(t4), 0);
+	CHECK_EQ(sim_thread_kill(t4), 0);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(get_info(t4, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_DELETED);
+	CHECK(slot_of(t4, 0x89) != NULL);
+	CHECK_EQ(sim_thread_switch(t4), SIM_ERR_DORMANT);
+	CHECK_EQ(sceKernelDeleteThread(t4), 0);
+	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
 
 	/* poison: a dead thread's area reads 0xDD...; a new thread's is zeroed */
 	sim_set_poison(1);
@@ -929,6 +952,8 @@ static void test_thread_calls_host(void)
 	CHECK_EQ(sim_thread_switch(me), SIM_ERR_UNSUP);
 	CHECK_EQ(sim_thread_exit(me), SIM_ERR_UNSUP);
 	CHECK_EQ(sim_thread_exit_dormant(me, 0), SIM_ERR_UNSUP);
+	CHECK_EQ(sim_thread_kill(me), SIM_ERR_UNSUP);
+	CHECK_EQ(sceKernelDeleteThread(me), SIM_ERR_UNSUP);
 	sim_kernel_start(); /* nothing to do */
 	CHECK_EQ(sceKernelGetThreadId(), me);
 	pthread_create(&th, NULL, other_pthread, NULL);

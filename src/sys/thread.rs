@@ -11,6 +11,8 @@
 //!   `sceKernelGetTLSAddr(key)` and stops the program with a message if
 //!   they differ. A new thread's slots are zero. Liveness:
 //!   `sceKernelGetThreadInfo` fails for a thread that no longer exists, and
+//!   reports a thread that exited but was not deleted as dormant (or, when
+//!   the thread manager killed it, deleted): all three are dead. And
 //!   a thread id reused by a new thread is told apart because the new
 //!   thread's slot (`sceKernelGetThreadTLSAddr`) does not point at the old
 //!   thread's heap.
@@ -242,14 +244,17 @@ pub fn is_alive(tid: i32, slot: usize, heap: usize) -> bool {
     #[cfg(target_os = "vita")]
     {
         use crate::sys::vita::*;
-        let mut info = SceKernelThreadInfo {
-            size: size_of::<SceKernelThreadInfo>() as SceSize,
-            rest: [0; 0x7C],
-        };
+        let mut info = SceKernelThreadInfo::sized();
         // SAFETY: a sized info structure; the TLS address, when non-null,
         // is that thread's slot.
         unsafe {
             if sceKernelGetThreadInfo(tid, &mut info) < 0 {
+                return false;
+            }
+            // An exited thread answers until it is deleted: dormant (it
+            // returned or called sceKernelExitThread), or killed by the
+            // thread manager. Its heap is as dead as a deleted thread's.
+            if info.status & (SCE_THREAD_DORMANT | SCE_THREAD_DELETED | SCE_THREAD_DEAD) != 0 {
                 return false;
             }
             let other = sceKernelGetThreadTLSAddr(tid, VITA_TLS_KEY as i32) as *const usize;
