@@ -27,7 +27,9 @@
  * struct size (ILLEGAL_SIZE). TLS slots are pointer-sized (8 bytes on host).
  *
  * Threads (ARM): a static table of SIM_MAX_THREADS entries, each with a
- * 0x800-byte TLS area in .bss; TPIDRURO = end of the current thread's area,
+ * 0x800-byte TLS area in .bss; TPIDRURO = end of the current thread's area
+ * (or, built with SIM_TLS_LAYOUT_ABOVE=1, its start minus a header, with
+ * garbage below: see sim_tls_slot_offset in sim_kernel.h),
  * set with qemu-arm's ARM private syscall set_tls (0x0f0005, r0 = value;
  * linux-user mode only). Error codes of the thread calls: the values are
  * vita-headers' (psp2/kernel/error.h); which call returns which follows
@@ -771,6 +773,15 @@ static void fill_info(SceKernelThreadInfo *info, SceUID thid, SceUInt32 status, 
 	/* entry, stack, stackSize, cpu ids, clocks, counts: 0 (no real thread) */
 }
 
+int sim_tls_slot_offset(void)
+{
+#if SIM_TLS_LAYOUT_ABOVE
+	return SIM_TLS_ABOVE_OFFSET;
+#else
+	return -SIM_TLS_AREA_SIZE;
+#endif
+}
+
 #if SIM_BAREMETAL
 /* ---- ARM: simulated threads, TPIDRURO through qemu-arm's set_tls ---- */
 enum { TH_FREE, TH_ALIVE, TH_DORMANT, TH_KILLED }; /* KILLED: dormant-like */
@@ -782,7 +793,21 @@ typedef struct {
 
 static thr_t thr[SIM_MAX_THREADS] = {{SIM_MAIN_THREAD_ID, TH_ALIVE, 0}}; /* [0]: main, forever */
 /* .bss: zero at start-up, like a fresh thread's slots */
-static uint32_t tls_mem[SIM_MAX_THREADS][TLS_WORDS] __attribute__((aligned(64)));
+/* A thread's TLS block. Standard layout (Vita3K's model): the slots, then
+   TPIDRURO = their end. SIM_TLS_LAYOUT_ABOVE (a build option: a layout the
+   allocator's fast path does not expect): TLS_BELOW_WORDS words of
+   non-zero garbage, then TPIDRURO, a header, then the slots; a fast path
+   that read TPIDRURO - 0x800 + 4 * key would find garbage. */
+#if SIM_TLS_LAYOUT_ABOVE
+#define TLS_BELOW_WORDS TLS_WORDS
+#define TLS_HEAD_WORDS (SIM_TLS_ABOVE_OFFSET / 4)
+#define TLS_GARBAGE 0xB0D1E5u /* odd, not 0: never a valid pointer */
+#else
+#define TLS_BELOW_WORDS 0
+#define TLS_HEAD_WORDS 0
+#endif
+static uint32_t tls_block[SIM_MAX_THREADS][TLS_BELOW_WORDS + TLS_HEAD_WORDS + TLS_WORDS] __attribute__((aligned(64)));
+#define tls_mem(i) (tls_block[i] + TLS_BELOW_WORDS + TLS_HEAD_WORDS) /* the slots */
 static unsigned cur;               /* index of the current thread */
 static unsigned thread_serial = 1; /* n of the next thread id */
 static int tp_ready;
@@ -794,7 +819,11 @@ static unsigned long long self_id(void)
 
 static uint32_t tp_of(unsigned i)
 {
-	return (uint32_t)(uintptr_t)(tls_mem[i] + TLS_WORDS);
+#if SIM_TLS_LAYOUT_ABOVE
+	return (uint32_t)(uintptr_t)(tls_block[i] + TLS_BELOW_WORDS);
+#else
+	return (uint32_t)(uintptr_t)(tls_mem(i) + TLS_WORDS);
+#endif
 }
 
 static uint32_t read_tpidruro(void)
@@ -828,11 +857,18 @@ static void write_tpidruro(uint32_t v)
 /* A fresh TLS area: zeroed, then the slots the kernel fills. */
 static void tls_fresh(unsigned i, SceUID id)
 {
-	memset(tls_mem[i], 0, sizeof tls_mem[i]);
-	tls_mem[i][SIM_TLS_KEY_PROCESS_ID] = SIM_PROCESS_ID;
-	tls_mem[i][SIM_TLS_KEY_THREAD_ID] = (uint32_t)id;
-	tls_mem[i][SIM_TLS_KEY_PRIORITY] = SIM_THREAD_PRIORITY;
-	tls_mem[i][SIM_TLS_KEY_CPU_AFFINITY] = SIM_THREAD_AFFINITY;
+	memset(tls_block[i], 0, sizeof tls_block[i]);
+#if SIM_TLS_LAYOUT_ABOVE
+	{
+		unsigned w;
+		for (w = 0; w < TLS_BELOW_WORDS; w++)
+			tls_block[i][w] = TLS_GARBAGE + 2u * w;
+	}
+#endif
+	tls_mem(i)[SIM_TLS_KEY_PROCESS_ID] = SIM_PROCESS_ID;
+	tls_mem(i)[SIM_TLS_KEY_THREAD_ID] = (uint32_t)id;
+	tls_mem(i)[SIM_TLS_KEY_PRIORITY] = SIM_THREAD_PRIORITY;
+	tls_mem(i)[SIM_TLS_KEY_CPU_AFFINITY] = SIM_THREAD_AFFINITY;
 }
 
 static void tp_boot(void)
@@ -871,7 +907,7 @@ void *sceKernelGetTLSAddr(int key)
 	if (tp != tp_of(cur))
 		report("sceKernelGetTLSAddr", (void *)(uintptr_t)tp, NULL,
 		       "TPIDRURO is not the current simulated thread's (changed behind the simulator's back)", 1);
-	return (void *)(uintptr_t)(tp - SIM_TLS_AREA_SIZE + 4u * (unsigned)key);
+	return (void *)(uintptr_t)(tp + (uint32_t)sim_tls_slot_offset() + 4u * (unsigned)key);
 }
 
 int sceKernelGetThreadId(void)
@@ -907,7 +943,7 @@ void *sceKernelGetThreadTLSAddr(SceUID thid, int key)
 	i = find_thread(thid);
 	if (i < 0 || !valid_key(key))
 		return NULL;
-	return &tls_mem[i][key];
+	return &tls_mem(i)[key];
 }
 
 static SceUID thread_new(SceUID id)
@@ -982,7 +1018,7 @@ int sim_thread_exit(SceUID thid)
 	thr[i].id = 0;
 	thr[i].state = TH_FREE;
 	if (poison)
-		memset(tls_mem[i], 0xDD, sizeof tls_mem[i]);
+		memset(tls_mem(i), 0xDD, TLS_WORDS * 4);
 	return 0;
 }
 

@@ -15,7 +15,8 @@
  * models it), each thread has a 0x800-byte TLS area whose end is the value
  * of the ARM register TPIDRURO (mrc p15, 0, rX, c13, c0, 3):
  *     sceKernelGetTLSAddr(key) == TPIDRURO - 0x800 + 4 * key, keys 0..0x100,
- * 4-byte slots. The simulator sets TPIDRURO with the ARM Linux private
+ * 4-byte slots (a build option moves them above TPIDRURO instead: see
+ * sim_tls_slot_offset). The simulator sets TPIDRURO with the ARM Linux private
  * syscall set_tls, which qemu-arm (linux-user) implements: the ARM test
  * programs must run under qemu-arm, not on bare hardware or qemu-system.
  * sim_crt.o sets it before _init_vita_heap (sim_kernel_start below).
@@ -118,6 +119,7 @@ typedef struct SceKernelThreadInfo {
 #define SIM_THREAD_ID_SELF                        0 /* SCE_KERNEL_THREAD_ID_SELF */
 #define SIM_TLS_KEY_MAX                           0x100 /* keys 0..0x100 */
 #define SIM_TLS_AREA_SIZE                         0x800 /* below TPIDRURO */
+#define SIM_TLS_ABOVE_OFFSET                      0x40  /* SIM_TLS_LAYOUT_ABOVE: slot 0 at TPIDRURO + this */
 /* SceThreadStatus values the simulator reports. */
 #define SIM_THREAD_STATUS_RUNNING                 1  /* the current thread */
 #define SIM_THREAD_STATUS_READY                   2  /* alive, not current */
@@ -205,6 +207,16 @@ void *sceKernelGetTLSAddr(int key);
 int sceKernelDeleteThread(SceUID thid);
 
 /* ------------------------------------------------- test-control API ------ */
+/* Where slot 0 lies relative to TPIDRURO in this build of the simulator:
+   sceKernelGetTLSAddr(key) == TPIDRURO + sim_tls_slot_offset() + 4 * key.
+   -SIM_TLS_AREA_SIZE (-0x800) normally, the layout the Vita's fast paths
+   expect; SIM_TLS_ABOVE_OFFSET (0x40) when the simulator is compiled with
+   SIM_TLS_LAYOUT_ABOVE=1 (CMake: -DVITA_SIM_TLS_ABOVE=ON), a layout no
+   fast path may assume: the 0x800 bytes below TPIDRURO then hold non-zero
+   garbage (odd values, never valid pointers) in every thread. Host: the
+   layout of the ARM build (the host's slots are __thread storage). */
+int sim_tls_slot_offset(void);
+
 typedef struct {
 	unsigned live_blocks, peak_blocks, alloc_calls, free_calls, failed_calls;
 	unsigned long long live_bytes, peak_bytes;
