@@ -189,6 +189,7 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         let tid = thread::register_thread();
         let slot = thread::slot_address();
         let lh = self.with(|h| h.register_local(tid, slot));
+        thread::preempt_point(thread::Preempt::Register);
         if !lh.is_null() {
             thread::set(lh as usize);
             // After the slot is set: this may allocate (through this heap).

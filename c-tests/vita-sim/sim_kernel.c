@@ -632,6 +632,9 @@ int sceKernelDeleteLwMutex(SceKernelLwMutexWork *work)
 }
 
 /* Shared by Lock and TryLock. timeout: NULL = forever (Lock only). */
+#if SIM_BAREMETAL
+static int sched_can_wait(void); /* with the threads, below */
+#endif
 static int lw_lock(const char *fn, SceKernelLwMutexWork *work, int count, int try_only, unsigned int *timeout)
 {
 	lw_t *m = (lw_t *)work;
@@ -682,10 +685,19 @@ static int lw_lock(const char *fn, SceKernelLwMutexWork *work, int count, int tr
 		}
 	}
 #else
+	/* runnable threads (sim_thread_spawn): wait as on the Vita, letting
+	   the others run until the owner unlocks */
+	while (m->count > 0 && sched_can_wait()) {
+		UNLOCK();
+		sim_yield();
+		LOCK();
+		bad = lw_state(work);
+		if (bad)
+			return lw_misuse(fn, work, bad);
+	}
 	if (m->count > 0) {
-		/* another simulated thread holds it; it cannot run while this one
-		   waits (there is no scheduler): a timed wait times out, an
-		   untimed one would never return */
+		/* another simulated thread holds it and nothing else can run: a
+		   timed wait times out, an untimed one would never return */
 		if (timeout) {
 			*timeout = 0;
 			UNLOCK();
@@ -993,6 +1005,8 @@ int sim_thread_switch(SceUID thid)
 	return 0;
 }
 
+static void ctx_forget(unsigned i); /* with the runnable threads, below */
+
 /* Common part of the two exits: thid's index, or an error (< 0). */
 static int exiting(SceUID thid)
 {
@@ -1001,6 +1015,7 @@ static int exiting(SceUID thid)
 		return SIM_ERR_UNKNOWN_THREAD_ID;
 	if (i == 0)
 		return SIM_ERR_ILLEGAL_THREAD_ID; /* the main thread */
+	ctx_forget((unsigned)i);
 	if ((unsigned)i == cur) { /* the "scheduler" runs the main thread */
 		cur = 0;
 		write_tpidruro(tp_of(cur));
@@ -1060,6 +1075,213 @@ int sceKernelDeleteThread(SceUID thid)
 	if (thr[i].state == TH_ALIVE)
 		return SIM_ERR_NOT_DORMANT;
 	return sim_thread_exit(thr[i].id);
+}
+
+/* ---- runnable simulated threads: own stacks, switched cooperatively ---- */
+/* A spawned thread has a stack here and a saved context; the main thread's
+   context is the program's own. Switching saves the callee-saved core and
+   VFP registers (AAPCS, hard float) on the old stack and pops the new
+   one's; a new thread's stack starts with a frame that "returns" into
+   spawn_trampoline. Only spawned threads and the main thread run code;
+   a thread made by sim_thread_create has no context and is never chosen. */
+#define SPAWN_MAX 16
+#define SPAWN_STACK (64 * 1024)
+enum { CTX_NONE, CTX_READY, CTX_DONE };
+static uint8_t spawn_stacks[SPAWN_MAX][SPAWN_STACK] __attribute__((aligned(16)));
+static int spawn_stack_used[SPAWN_MAX];
+static struct {
+	int state;      /* CTX_* */
+	int stack;      /* index in spawn_stacks */
+	uint32_t sp;    /* saved stack pointer while not running */
+	sim_entry_t entry;
+	void *arg;
+} ctx[SIM_MAX_THREADS];
+static uint32_t sched_rng = 0x9E3779B9u;
+static unsigned preempt_percent[SIM_PREEMPT_POINTS];
+static unsigned preempt_hits[SIM_PREEMPT_POINTS], preempt_switches[SIM_PREEMPT_POINTS];
+
+/* void ctx_switch(uint32_t *save_sp, uint32_t new_sp): saves r3-r11, lr
+   (r3: keeps the frame 8-byte aligned) and d8-d15 on this stack, stores
+   sp, loads new_sp and pops the same frame from it. */
+__attribute__((naked, noinline)) static void ctx_switch(uint32_t *save_sp, uint32_t new_sp)
+{
+	__asm__ volatile("push {r3-r11, lr}\n\t"
+	                 "vpush {d8-d15}\n\t"
+	                 "mov r2, sp\n\t"
+	                 "str r2, [r0]\n\t"
+	                 "mov sp, r1\n\t"
+	                 "vpop {d8-d15}\n\t"
+	                 "pop {r3-r11, pc}\n\t");
+	(void)save_sp;
+	(void)new_sp;
+}
+
+static uint32_t sched_next_random(void)
+{
+	uint32_t x = sched_rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return sched_rng = x;
+}
+
+static int runnable(unsigned i)
+{
+	return thr[i].state == TH_ALIVE && (i == 0 || ctx[i].state == CTX_READY);
+}
+
+/* Another runnable thread, chosen at random; -1 if none. */
+static int pick_other(void)
+{
+	unsigned i, n = 0, k;
+	for (i = 0; i < SIM_MAX_THREADS; i++)
+		n += i != cur && runnable(i);
+	if (n == 0)
+		return -1;
+	k = sched_next_random() % n;
+	for (i = 0; i < SIM_MAX_THREADS; i++)
+		if (i != cur && runnable(i) && k-- == 0)
+			return (int)i;
+	return -1;
+}
+
+static void run(unsigned to, uint32_t *save_sp)
+{
+	cur = to;
+	write_tpidruro(tp_of(cur));
+	ctx_switch(save_sp, ctx[to].sp);
+}
+
+static void spawn_trampoline(void)
+{
+	unsigned me = cur;
+	static uint32_t dead_sp;
+	int to;
+	ctx[me].entry(ctx[me].arg);
+	/* returned: dormant, as a Vita thread that returns from its entry */
+	ctx[me].state = CTX_DONE;
+	spawn_stack_used[ctx[me].stack] = 0; /* reused only after the switch */
+	thr[me].state = TH_DORMANT;
+	thr[me].exit_status = 0;
+	to = pick_other();
+	if (to < 0)
+		to = 0;
+	run((unsigned)to, &dead_sp);
+	report("sim_thread_spawn", NULL, NULL, "a finished thread was resumed", 1);
+}
+
+/* Thread i ends without returning from its entry (sim_thread_exit and
+   friends, from another thread): its context and stack are dropped. */
+static void ctx_forget(unsigned i)
+{
+	if (ctx[i].state != CTX_READY)
+		return;
+	if (i == cur)
+		report("sim_thread_exit", NULL, NULL, "a spawned thread ends by returning from its entry, not by exiting itself", 1);
+	ctx[i].state = CTX_NONE;
+	spawn_stack_used[ctx[i].stack] = 0;
+}
+
+/* The running code belongs to a thread that has a context of its own. */
+static int ctx_running(void)
+{
+	return cur == 0 || ctx[cur].state == CTX_READY;
+}
+
+static int sched_can_wait(void)
+{
+	return ctx_running() && pick_other() >= 0;
+}
+
+SceUID sim_thread_spawn(sim_entry_t entry, void *arg)
+{
+	SceUID id;
+	int s, i;
+	uint32_t *sp;
+	BOOT();
+	for (s = 0; s < SPAWN_MAX && spawn_stack_used[s]; s++)
+		;
+	if (s == SPAWN_MAX || !entry)
+		return SIM_ERR_NO_MEMORY;
+	id = sim_thread_create();
+	if (id < 0)
+		return id;
+	i = find_thread(id);
+	spawn_stack_used[s] = 1;
+	ctx[i].state = CTX_READY;
+	ctx[i].stack = s;
+	ctx[i].entry = entry;
+	ctx[i].arg = arg;
+	/* the frame ctx_switch pops: d8-d15 (16 words), r3-r11 (9), pc */
+	sp = (uint32_t *)(spawn_stacks[s] + SPAWN_STACK) - 26;
+	memset(sp, 0, 25 * 4);
+	sp[25] = (uint32_t)(uintptr_t)spawn_trampoline;
+	ctx[i].sp = (uint32_t)(uintptr_t)sp;
+	return id;
+}
+
+void sim_yield(void)
+{
+	int to;
+	unsigned me;
+	BOOT();
+	if (!ctx_running())
+		return;
+	to = pick_other();
+	if (to < 0)
+		return;
+	me = cur;
+	run((unsigned)to, &ctx[me].sp);
+	/* resumed: whoever switched back set cur = me */
+}
+
+void sim_sched_run(void)
+{
+	unsigned i;
+	int any;
+	BOOT();
+	if (cur != 0)
+		report("sim_sched_run", NULL, NULL, "must be called by the main thread", 1);
+	do {
+		any = 0;
+		for (i = 1; i < SIM_MAX_THREADS; i++)
+			any |= thr[i].state == TH_ALIVE && ctx[i].state == CTX_READY;
+		if (any)
+			sim_yield();
+	} while (any);
+}
+
+void sim_preempt_config(unsigned seed, unsigned percent)
+{
+	unsigned i;
+	sched_rng = seed ? seed : 0x9E3779B9u;
+	for (i = 0; i < SIM_PREEMPT_POINTS; i++)
+		preempt_percent[i] = percent;
+}
+
+void sim_preempt_set_point(unsigned id, unsigned percent)
+{
+	if (id < SIM_PREEMPT_POINTS)
+		preempt_percent[id] = percent;
+}
+
+void sim_preempt_point(unsigned id)
+{
+	if (id >= SIM_PREEMPT_POINTS)
+		return;
+	preempt_hits[id]++;
+	if (!preempt_percent[id] || !tp_ready || !ctx_running())
+		return;
+	if (sched_next_random() % 100 < preempt_percent[id]) {
+		preempt_switches[id]++;
+		sim_yield();
+	}
+}
+
+void sim_preempt_counts(unsigned id, unsigned *hits, unsigned *switches)
+{
+	*hits = id < SIM_PREEMPT_POINTS ? preempt_hits[id] : 0;
+	*switches = id < SIM_PREEMPT_POINTS ? preempt_switches[id] : 0;
 }
 
 SceUID sim_thread_current(void)
@@ -1141,6 +1363,13 @@ int sim_thread_exit_dormant(SceUID thid, int exit_status) { (void)thid; (void)ex
 int sim_thread_kill(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 int sceKernelDeleteThread(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 SceUID sim_thread_current(void) { return host_self(); }
+SceUID sim_thread_spawn(sim_entry_t entry, void *arg) { (void)entry; (void)arg; return SIM_ERR_UNSUP; }
+void sim_yield(void) { }
+void sim_sched_run(void) { }
+void sim_preempt_config(unsigned seed, unsigned percent) { (void)seed; (void)percent; }
+void sim_preempt_set_point(unsigned id, unsigned percent) { (void)id; (void)percent; }
+void sim_preempt_point(unsigned id) { (void)id; }
+void sim_preempt_counts(unsigned id, unsigned *hits, unsigned *switches) { (void)id; *hits = *switches = 0; }
 #endif
 
 /* ---------------------------------------------------- test control API -- */

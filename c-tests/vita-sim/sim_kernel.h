@@ -316,6 +316,43 @@ int sim_thread_kill(SceUID thid);
 /* The current thread's id (== sceKernelGetThreadId()). */
 SceUID sim_thread_current(void);
 
+/* ---- runnable simulated threads and preemption points (ARM) -------------
+ * sim_thread_spawn gives a new thread (as sim_thread_create) code of its
+ * own: entry(arg) runs on a stack of the simulator's (64 KiB; at most 16
+ * such threads at a time) the first time the scheduler switches to it.
+ * When entry returns, the thread is dormant (as a Vita thread returning
+ * from its entry; delete it with sceKernelDeleteThread) and another
+ * runnable thread runs. Runnable: the main thread and every spawned thread
+ * that has not finished. Nothing is preemptive by itself: switches happen
+ * in sim_yield, in sceKernelLockLwMutex while another thread holds the
+ * mutex (it waits by letting the others run, as on the Vita), and at
+ * sim_preempt_point. The choice of the next thread and of whether a
+ * preemption point switches comes from one xorshift32 sequence
+ * (sim_preempt_config's seed): a run is repeatable.
+ * A spawned thread must end by returning from entry; sim_thread_exit and
+ * friends may end it from another thread (its context is dropped).
+ * Host: sim_thread_spawn returns SIM_ERR_UNSUP, the rest does nothing. */
+typedef void (*sim_entry_t)(void *arg);
+SceUID sim_thread_spawn(sim_entry_t entry, void *arg);
+/* Switches to another runnable thread (chosen at random), if any; returns
+   when something switches back. Does nothing while the main thread's code
+   runs as a thread without code (sim_thread_switch to a created thread). */
+void sim_yield(void);
+/* Main thread: runs the spawned threads until every one has finished. */
+void sim_sched_run(void);
+/* Preemption points: code under test (vitalloc built with the Cargo
+   feature sim-preempt) calls sim_preempt_point(id) where a switch to
+   another thread exposes an interleaving; it switches (sim_yield) with
+   probability percent/100. percent 0 (the default) never switches. The
+   seed also drives sim_yield's choices. */
+#define SIM_PREEMPT_POINTS 8 /* ids 0..7 (others are ignored) */
+void sim_preempt_config(unsigned seed, unsigned percent);
+/* Point id alone switches with probability percent/100 from now on. */
+void sim_preempt_set_point(unsigned id, unsigned percent);
+void sim_preempt_point(unsigned id);
+/* How often point id was reached, and how often it switched. */
+void sim_preempt_counts(unsigned id, unsigned *hits, unsigned *switches);
+
 #ifdef __cplusplus
 }
 #endif

@@ -971,6 +971,82 @@ static void test_thread_calls_host(void)
 }
 #endif
 
+#ifdef SIM_THREADS
+/* Runnable threads: each runs on its own stack as itself (id, TLS slot),
+   keeps its locals and callee-saved registers across switches, waits for
+   an LwMutex another thread holds by letting it run, and is dormant once
+   its entry returns. */
+static SceKernelLwMutexWork spawn_mutex;
+static int spawn_steps[3], spawn_order[64], spawn_n, spawn_bad;
+
+static void spawn_body(void *arg)
+{
+	int k = (int)(uintptr_t)arg;
+	SceUID me = sceKernelGetThreadId();
+	volatile double f = 1.5 * k; /* lives in a VFP register across switches */
+	int i;
+	*(uint32_t *)sceKernelGetTLSAddr(0x89) = 0xA0u + (uint32_t)k;
+	for (i = 0; i < 5; i++) {
+		if (spawn_n < 64)
+			spawn_order[spawn_n++] = k;
+		if (k == 0 && i == 1) { /* hold the mutex across switches */
+			sceKernelLockLwMutex(&spawn_mutex, 1, NULL);
+			sim_yield();
+			sim_yield();
+			sceKernelUnlockLwMutex(&spawn_mutex, 1);
+		} else if (k != 0 && i == 2) {
+			sceKernelLockLwMutex(&spawn_mutex, 1, NULL); /* may wait */
+			sceKernelUnlockLwMutex(&spawn_mutex, 1);
+		}
+		sim_yield();
+		spawn_bad |= sceKernelGetThreadId() != me;
+		spawn_bad |= *(uint32_t *)sceKernelGetTLSAddr(0x89) != 0xA0u + (uint32_t)k;
+		spawn_bad |= f != 1.5 * k;
+		spawn_steps[k]++;
+	}
+}
+
+static void test_spawn(void)
+{
+	SceUID t[3];
+	SceKernelThreadInfo info;
+	int k, switched = 0;
+	CHECK_EQ(sceKernelCreateLwMutex(&spawn_mutex, "spawn", 0, 0, NULL), 0);
+	sim_preempt_config(12345, 0);
+	for (k = 0; k < 3; k++) {
+		t[k] = sim_thread_spawn(spawn_body, (void *)(uintptr_t)k);
+		CHECK(t[k] > 0);
+	}
+	CHECK_EQ(sceKernelGetThreadId(), SIM_MAIN_THREAD_ID); /* not started yet */
+	sim_sched_run();
+	CHECK_EQ(sceKernelGetThreadId(), SIM_MAIN_THREAD_ID);
+	CHECK_EQ(spawn_bad, 0);
+	for (k = 0; k < 3; k++) {
+		CHECK_EQ(spawn_steps[k], 5);
+		CHECK_EQ(get_info(t[k], &info), 0);
+		CHECK_EQ(info.status, SIM_THREAD_STATUS_DORMANT);
+		CHECK_EQ(sim_thread_switch(t[k]), SIM_ERR_DORMANT);
+		CHECK_EQ(sceKernelDeleteThread(t[k]), 0);
+	}
+	for (k = 1; k < spawn_n; k++)
+		switched += spawn_order[k] != spawn_order[k - 1];
+	CHECK(switched >= 3); /* they interleaved */
+	CHECK_EQ(sim_lwmutex_count(&spawn_mutex), 0);
+	CHECK_EQ(sceKernelDeleteLwMutex(&spawn_mutex), 0);
+	/* preemption points: percent 100 switches whenever another can run */
+	sim_preempt_config(7, 100);
+	sim_preempt_point(3); /* only main: nothing to switch to */
+	{
+		unsigned hits, sw;
+		sim_preempt_counts(3, &hits, &sw);
+		CHECK_EQ(hits, 1u);
+		CHECK_EQ(sw, 1u); /* decided to switch, found no one: returns */
+	}
+	sim_preempt_config(0, 0);
+	CHECK_EQ(sceKernelGetThreadId(), SIM_MAIN_THREAD_ID);
+}
+#endif
+
 int main(void)
 {
 	sim_counters_t c;
@@ -991,6 +1067,7 @@ int main(void)
 #else
 	test_sim_threads();
 	test_lwmutex_across_switches();
+	test_spawn();
 #endif
 	sim_get_counters(&c);
 	CHECK_EQ(c.live_blocks, 1); /* only the sbrk heap is left */

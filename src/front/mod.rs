@@ -249,6 +249,7 @@ unsafe fn free_foreign<S: BlockSource>(
         {
             // The owner no longer looks at this span: tell it.
             let heap = (now & !FULL) as *mut LocalHeap;
+            crate::sys::thread::preempt_point(crate::sys::thread::Preempt::Notify);
             let mut head = (*heap).remote.load(Ordering::Relaxed);
             loop {
                 (*span).remote_next = head;

@@ -240,6 +240,41 @@ pub fn register_thread() -> i32 {
     }
 }
 
+/// Places inside the allocator's lock-free protocol where another thread
+/// running in between matters. In a test build (feature `sim-preempt`) the
+/// simulated Vita kernel may switch to another simulated thread there,
+/// which its cooperative threads otherwise never do in the middle of a
+/// call; elsewhere [`preempt_point`] is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Preempt {
+    /// A cross-thread free's notifier, between reading the span's owner
+    /// word and pushing the span onto that owner's remote stack.
+    Notify = 0,
+    /// A new thread heap is registered, its thread's slot not yet set.
+    Register = 1,
+}
+
+/// A preemption point (see [`Preempt`]): nothing at all unless the crate
+/// is built for the Vita with the feature `sim-preempt` (the simulated
+/// kernel's threads are ARM-only).
+#[inline(always)]
+pub fn preempt_point(id: Preempt) {
+    #[cfg(all(feature = "sim-preempt", target_os = "vita"))]
+    {
+        unsafe extern "C" {
+            /// The simulated kernel's (c-tests/vita-sim/sim_kernel.h).
+            fn sim_preempt_point(id: core::ffi::c_uint);
+        }
+        // SAFETY: a plain C function of the test kernel; it may run other
+        // simulated threads before it returns, as a preemption would. The
+        // id crosses the FFI as an integer, never as an enum.
+        unsafe { sim_preempt_point(id as core::ffi::c_uint) };
+    }
+    #[cfg(not(all(feature = "sim-preempt", target_os = "vita")))]
+    let _ = id;
+}
+
 /// Arranges for the calling thread's exit to be reported (the host's
 /// pthread key), once its slot holds its heap: `pthread_setspecific` may
 /// allocate (glibc's second-level key arrays come from `calloc`), and that
