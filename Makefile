@@ -165,6 +165,9 @@ lint:
 	$(CARGO) +nightly build -Zbuild-std=core --target thumbv7em-none-eabihf --lib --target-dir target/bare
 	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library --lib \
 		--target-dir target/c-vita-clippy -- -D warnings
+	@# The test-only build with preemption points (make vita-preempt).
+	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library,sim-preempt --lib \
+		--target-dir target/c-vita-clippy -- -D warnings
 	@# The debug build (nightly: return_address!), host and Vita.
 	$(CARGO) +nightly clippy --features c-library,debug-heap --lib --target-dir target/c-host-debug-clippy -- -D warnings
 	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library,debug-heap --lib \

@@ -12,8 +12,11 @@
  * thread (their own, other live threads', dead threads'), sometimes trim
  * (which reclaims dead threads' heaps) and end with blocks still live;
  * new generations of workers are created while earlier ones lie dormant
- * or have been deleted. Every block's contents are checked before it is
- * freed, and the heap must pass vitalloc_check() at the end.
+ * or have been deleted (lifetimes differ, so threads die while others are
+ * in mid-protocol). Then hand-off rounds: one thread fills whole spans and
+ * ends, one frees its blocks (the notifier runs), two others reclaim the
+ * dead heap and register their own meanwhile. Every block's contents are
+ * checked before it is freed, and the heap must pass vitalloc_check().
  * Compile-time: VT_PREEMPT_SEED, and VT_PREEMPT_NOTIFY /
  * VT_PREEMPT_REGISTER, each point's switch probability in percent (the
  * CMake file builds one program with both and one with each alone). */
@@ -76,12 +79,14 @@ static void check_free(unsigned i)
 static void worker(void *arg)
 {
 	uint32_t rng = (uint32_t)(uintptr_t)arg;
-	for (int op = 0; op < OPS; op++) {
+	/* lifetimes differ: threads die while others are in mid-protocol */
+	int ops = OPS / 8 + (int)(vt_xorshift(&rng) % OPS);
+	for (int op = 0; op < ops; op++) {
 		uint32_t r = vt_xorshift(&rng);
 		unsigned i = r % POOL;
 		if (r % 16 == 0) {
 			sim_yield();
-		} else if (r % 97 == 0) {
+		} else if (r % 29 == 0) {
 			malloc_trim(0); /* finds dead threads, reclaims their heaps */
 		} else if (!pool[i].p || r % 3 == 0) {
 			check_free(i);
@@ -105,6 +110,65 @@ static void worker(void *arg)
 		}
 	}
 	/* returns with its blocks live: the thread is dormant now */
+}
+
+/* Hand-off rounds: A fills whole spans of one size and ends; B frees
+   A's blocks (cross-thread frees of full spans: the notifier runs); C
+   reclaims A's heap (trim) and registers a heap of its own, which may
+   reuse A's heap record, while B may be stopped at Notify. */
+#define HANDOFF 600
+static unsigned char *handoff[HANDOFF];
+static volatile int a_done;
+
+static void hand_a(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < HANDOFF; i++) {
+		handoff[i] = malloc(48);
+		if (!handoff[i]) {
+			corrupt++;
+			return;
+		}
+		vt_fill(handoff[i], 48, 100000u + (unsigned)i);
+	}
+	a_done = 1;
+}
+
+static void hand_b(void *arg)
+{
+	(void)arg;
+	while (!a_done)
+		sim_yield();
+	for (int i = 0; i < HANDOFF; i++) {
+		unsigned char *p = handoff[i];
+		handoff[i] = NULL;
+		if (!p)
+			continue;
+		if (!vt_verify(p, 48, 100000u + (unsigned)i)) {
+			corrupt++;
+			printf("  hand-off block %d lost its contents\n", i);
+		}
+		free(p);
+		if (i % 50 == 0)
+			sim_yield();
+	}
+}
+
+static void hand_c(void *arg)
+{
+	(void)arg;
+	while (!a_done)
+		sim_yield();
+	malloc_trim(0); /* A is dormant: its heap is reclaimed */
+	void *q[8];
+	for (int i = 0; i < 8; i++) {
+		q[i] = malloc(48);
+		if (q[i])
+			memset(q[i], 0x5A, 48);
+		sim_yield();
+	}
+	for (int i = 0; i < 8; i++)
+		free(q[i]);
 }
 
 int main(void)
@@ -151,6 +215,21 @@ int main(void)
 	}
 	for (unsigned k = 0; k < n_dormant; k++)
 		VT_CHECK_EQ(sceKernelDeleteThread(dormant[k]), 0);
+
+	for (int round = 0; round < 12 && !corrupt; round++) {
+		SceUID h[4];
+		a_done = 0;
+		h[0] = sim_thread_spawn(hand_a, NULL);
+		h[1] = sim_thread_spawn(hand_b, NULL);
+		h[2] = sim_thread_spawn(hand_c, NULL);
+		h[3] = sim_thread_spawn(hand_c, NULL);
+		for (int k = 0; k < 4; k++)
+			VT_REQUIRE(h[k] > 0);
+		sim_sched_run();
+		for (int k = 0; k < 4; k++)
+			VT_CHECK_EQ(sceKernelDeleteThread(h[k]), 0);
+	}
+	VT_CHECK_EQ(vitalloc_check(), 0);
 
 	unsigned hits[2], switches[2];
 	for (unsigned id = 0; id < 2; id++)

@@ -217,9 +217,10 @@ pub fn get_checked() -> usize {
 /// fast path, that the TLS layout is the one the fast path assumes, and
 /// turns the fast path on only then (see the module comment). Must run
 /// while the process has a single thread (`_init_vita_heap`); later calls
-/// do nothing. Elsewhere there is nothing to check.
+/// do nothing. Only the Vita has a layout to check. (Without the C
+/// library nothing calls it, and the slot is always found the slow way.)
+#[cfg(target_os = "vita")]
 pub fn check_layout() {
-    #[cfg(target_os = "vita")]
     vita::check_layout();
 }
 
