@@ -23,7 +23,7 @@ EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
 .PHONY: all deps host vita vita-preempt debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
-	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz miri test-miri soak
+	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz miri test-miri soak test-loom
 
 all: deps host vita debug
 
@@ -153,13 +153,14 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-test: all lint check-header test-rust test-c test-arm test-sample test-preload test-miri test-fuzz
+test: all lint check-header test-rust test-loom test-c test-arm test-sample test-preload test-miri test-fuzz
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features c-api -- -D warnings
 	$(CARGO) clippy --features c-library --lib -- -D warnings
+	RUSTFLAGS="--cfg loom" $(CARGO) clippy --release --lib --tests --target-dir target/loom -- -D warnings
 	@# The core is no_std and platform-agnostic: it must build for a target
 	@# with no OS at all (spin lock, arena source).
 	$(CARGO) +nightly build -Zbuild-std=core --target thumbv7em-none-eabihf --lib --target-dir target/bare
@@ -177,6 +178,13 @@ lint:
 
 test-rust:
 	$(CARGO) test --release
+
+# The thread-heap protocol model-checked with loom (src/front/loom_tests.rs):
+# every interleaving of each scenario up to LOOM_MAX_PREEMPTIONS preemptions.
+LOOM_MAX_PREEMPTIONS ?= 3
+test-loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=$(LOOM_MAX_PREEMPTIONS) \
+		$(CARGO) test --release --lib --target-dir target/loom -- loom_
 
 test-c: host
 	tools/test-c.sh

@@ -188,10 +188,9 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         thread::on_exit(exit_thunk::<S, L, PER_THREAD>);
         let tid = thread::register_thread();
         let slot = thread::slot_address();
-        let lh = self.with(|h| h.register_local(tid, slot));
-        thread::preempt_point(thread::Preempt::Register);
+        // The slot is set under the lock (see `Heap::register_local`).
+        let lh = self.with(|h| h.register_local(tid, slot, |lh| thread::set(lh as usize)));
         if !lh.is_null() {
-            thread::set(lh as usize);
             // After the slot is set: this may allocate (through this heap).
             thread::arm_exit();
         }

@@ -19,8 +19,6 @@
 #   TLS_LAYOUTS="..."         which passes to run (default: "below above")
 #   VITALLOC_PREEMPT_LIB=<a>  the sim-preempt build for test_preempt*
 #                             (default: build/vita-preempt/libvitalloc.a)
-#   PREEMPT_KNOWN_RACES=1     also run the preemption tests disabled for a
-#                             known race (see c-tests/arm/CMakeLists.txt)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -51,7 +49,7 @@ for layout in ${TLS_LAYOUTS:-below above}; do
     *) echo "test-arm: TLS_LAYOUTS takes 'below' and 'above'" >&2; exit 1 ;;
   esac
   TEST_C_NAME="test-arm ($layout TPIDRURO)" VITALLOC_DIST="$dist" VITALLOC_BUILD_DIR="$dir" \
-    VITALLOC_CMAKE_ARGS="-DVITALLOC_ARM=ON -DVITA_SIM_TLS_ABOVE=$above -DVITALLOC_PREEMPT_LIB=$preempt_lib -DVITALLOC_PREEMPT_KNOWN_RACES=${PREEMPT_KNOWN_RACES:+ON} -DCMAKE_TOOLCHAIN_FILE=$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
+    VITALLOC_CMAKE_ARGS="-DVITALLOC_ARM=ON -DVITA_SIM_TLS_ABOVE=$above -DVITALLOC_PREEMPT_LIB=$preempt_lib -DCMAKE_TOOLCHAIN_FILE=$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
     "$root/tools/test-c.sh" || rc=1
 done
 exit $rc

@@ -1,10 +1,10 @@
 /* Threads interleaved inside the allocator. Linked with the test-only
  * build of the library (Cargo feature sim-preempt, make vita-preempt), in
  * which the lock-free protocol calls sim_preempt_point at two places:
- *   0 Notify:   a cross-thread free's notifier, between reading the span's
- *               owner word and pushing the span onto the owner's remote
- *               stack;
- *   1 Register: a new thread heap registered, its thread slot not yet set.
+ *   1 Notify:   a cross-thread free, between reading the span's owner
+ *               word and queueing the span for its owner;
+ *   2 Register: a new thread heap registered, not yet published in its
+ *               thread's slot (ids: sys::thread::Point).
  * The simulated kernel switches to another runnable thread there with
  * probability PERCENT (one xorshift32 sequence from SEED: a failure
  * repeats exactly). Workers, each a simulated thread with its own stack,
@@ -32,6 +32,9 @@
 #ifndef VT_PREEMPT_REGISTER
 #define VT_PREEMPT_REGISTER 50
 #endif
+/* sys::thread::Point */
+#define PT_NOTIFY 1
+#define PT_REGISTER 2
 #define GENERATIONS 8
 #define WORKERS 5
 #define OPS 400
@@ -187,8 +190,8 @@ int main(void)
 	VT_REQUIRE(sim_thread_switch(SIM_MAIN_THREAD_ID) == 0 && sim_thread_exit(t0) == 0);
 	vitalloc_stats_t s0 = vt_stats();
 	sim_preempt_config(VT_PREEMPT_SEED, 0);
-	sim_preempt_set_point(0, VT_PREEMPT_NOTIFY);
-	sim_preempt_set_point(1, VT_PREEMPT_REGISTER);
+	sim_preempt_set_point(PT_NOTIFY, VT_PREEMPT_NOTIFY);
+	sim_preempt_set_point(PT_REGISTER, VT_PREEMPT_REGISTER);
 	printf("  seed %u, switch at Notify %u %%, at Register %u %%\n", VT_PREEMPT_SEED,
 	       VT_PREEMPT_NOTIFY, VT_PREEMPT_REGISTER);
 
@@ -232,8 +235,8 @@ int main(void)
 	VT_CHECK_EQ(vitalloc_check(), 0);
 
 	unsigned hits[2], switches[2];
-	for (unsigned id = 0; id < 2; id++)
-		sim_preempt_counts(id, &hits[id], &switches[id]);
+	sim_preempt_counts(PT_NOTIFY, &hits[0], &switches[0]);
+	sim_preempt_counts(PT_REGISTER, &hits[1], &switches[1]);
 	printf("  preemption points: Notify reached %u times (%u switches), Register %u (%u)\n",
 	       hits[0], switches[0], hits[1], switches[1]);
 	VT_CHECK(hits[0] > 0 && (switches[0] > 0) == (VT_PREEMPT_NOTIFY > 0));

@@ -105,7 +105,7 @@ impl<S: BlockSource> Heap<S> {
             .meta
             .take(Pool::Segment, size_of::<Segment>())
             .cast::<Segment>();
-        let run = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
+        let run = self.meta.try_take_span(KIND_FREE);
         if seg.is_null() || run.is_null() {
             return false;
         }
@@ -122,7 +122,6 @@ impl<S: BlockSource> Heap<S> {
             if !self.segments.is_null() {
                 (*self.segments).prev = seg;
             }
-            run.write(Span::new(KIND_FREE));
             (*run).base = block.base.as_ptr();
             (*run).pages = block.size / PAGE_SIZE;
             (*run).seg = seg;
@@ -263,7 +262,7 @@ impl<S: BlockSource> Heap<S> {
                 (*run).pages,
                 super::span::NONE,
             );
-            self.meta.give(Pool::Span, run.cast());
+            self.meta.give_span(run);
             let (next, prev) = ((*seg).next, (*seg).prev);
             if !next.is_null() {
                 (*next).prev = prev;

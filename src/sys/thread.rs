@@ -241,26 +241,26 @@ pub fn register_thread() -> i32 {
     }
 }
 
-/// Places inside the allocator's lock-free protocol where another thread
-/// running in between matters. In a test build (feature `sim-preempt`) the
-/// simulated Vita kernel may switch to another simulated thread there,
-/// which its cooperative threads otherwise never do in the middle of a
-/// call; elsewhere [`preempt_point`] is empty.
+/// Places inside the thread-heap protocol where a test build may make the
+/// calling thread give way to another (see [`preempt_point`]): the
+/// simulated Vita kernel's cooperative threads otherwise never meet in the
+/// middle of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Preempt {
-    /// A cross-thread free's notifier, between reading the span's owner
-    /// word and pushing the span onto that owner's remote stack.
-    Notify = 0,
-    /// A new thread heap is registered, its thread's slot not yet set.
-    Register = 1,
+pub enum Point {
+    /// A cross-thread free, between reading a span's owner word and
+    /// queueing the span for its owner.
+    Notify = 1,
+    /// A new thread heap, between its registration and its publication in
+    /// the thread's slot.
+    Register = 2,
 }
 
-/// A preemption point (see [`Preempt`]): nothing at all unless the crate
+/// A preemption point (see [`Point`]): nothing at all (no code) unless the crate
 /// is built for the Vita with the feature `sim-preempt` (the simulated
 /// kernel's threads are ARM-only).
 #[inline(always)]
-pub fn preempt_point(id: Preempt) {
+pub fn preempt_point(id: Point) {
     #[cfg(all(feature = "sim-preempt", target_os = "vita"))]
     {
         unsafe extern "C" {
