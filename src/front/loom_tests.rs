@@ -183,17 +183,39 @@ fn check(f: impl Fn() + Sync + Send + 'static) {
         b.preemption_bound = Some(2);
     }
     let f = Arc::new(f);
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
     // Loom's first thread has a 32 KiB stack, too small for the heap's
     // paths: the scenario runs on a thread of its own.
     b.check(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
         let f = f.clone();
         spawn(move || f()).join().unwrap();
     });
+    std::eprintln!(
+        "{}: {} interleavings",
+        std::thread::current().name().unwrap_or("?"),
+        runs.load(Ordering::Relaxed)
+    );
 }
 
 /// A model thread with room for the heap's paths.
 fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
     thread::Builder::new().stack_size(1 << 20).spawn(f).unwrap()
+}
+
+/// Runs `x` and `y` on two model threads of their own (so that either may
+/// run first, and loom interleaves them anywhere) and waits for both.
+fn race(
+    m: &Arc<Model>,
+    x: impl FnOnce(&Model) + Send + 'static,
+    y: impl FnOnce(&Model) + Send + 'static,
+) {
+    let (mx, my) = (m.clone(), m.clone());
+    let tx = spawn(move || x(&mx));
+    let ty = spawn(move || y(&my));
+    tx.join().unwrap();
+    ty.join().unwrap();
 }
 
 /// A full span: the owner allocates both objects of a fresh span and one
@@ -213,10 +235,13 @@ fn loom_remote_free_against_retire() {
         let a = register(&m);
         let (o1, _o2) = full_span(&m, a);
         let b = register(&m);
-        let (m2, bh) = (m.clone(), b);
-        let t = spawn(move || release(&m2, bh, o1));
-        let _o3 = alloc(&m, a); // retires the full span
-        t.join().unwrap();
+        race(
+            &m,
+            move |m| release(m, b, o1),
+            move |m| {
+                alloc(m, a); // retires the full span
+            },
+        );
         quiescent(&m, &[a]);
         remote_stack_sound(a);
     });
@@ -234,16 +259,24 @@ fn loom_remote_free_against_empty_release_reuse() {
         let (o1, o2) = full_span(&m, a);
         let _o3 = alloc(&m, a); // S is retired: FULL
         let b = register(&m);
-        let (m2, bh) = (m.clone(), b);
-        let t = spawn(move || release(&m2, bh, o1));
-        release(&m, a, o2);
-        // The emptied span goes back (it is kept aside otherwise), and new
-        // spans of the class take descriptors just given back.
-        // SAFETY: `a` is this thread's heap.
-        unsafe { super::trim(a.0, &*m, 0) };
-        let o4 = alloc(&m, a);
-        let o5 = alloc(&m, a);
-        t.join().unwrap();
+        let new = Arc::new(std::sync::Mutex::new(vec![]));
+        let got = new.clone();
+        race(
+            &m,
+            move |m| release(m, b, o1),
+            move |m| {
+                release(m, a, o2);
+                // The emptied span goes back (it is kept aside otherwise),
+                // and new spans of the class take the descriptors.
+                // SAFETY: `a` is this thread's heap.
+                unsafe { super::trim(a.0, m, 0) };
+                let mut got = got.lock().unwrap();
+                got.push(alloc(m, a));
+                got.push(alloc(m, a));
+            },
+        );
+        let new = new.lock().unwrap();
+        let (o4, o5) = (new[0], new[1]);
         remote_stack_sound(a);
         quiescent(&m, &[a, b]);
         release(&m, a, o4);
@@ -264,12 +297,19 @@ fn loom_notify_against_exit_register_adopt() {
         let (o1, o2) = full_span(&m, a);
         let _o3 = alloc(&m, a); // S is retired: FULL
         let b = register(&m);
-        let (m2, bh) = (m.clone(), b);
-        let t = spawn(move || release(&m2, bh, o1));
-        exit(&m, a);
-        let c = register(&m); // likely a's record again
-        let o4 = alloc(&m, c);
-        t.join().unwrap();
+        let new = Arc::new(std::sync::Mutex::new(vec![]));
+        let got = new.clone();
+        race(
+            &m,
+            move |m| release(m, b, o1),
+            move |m| {
+                exit(m, a);
+                let c = register(m); // a's record again
+                let o4 = alloc(m, c);
+                got.lock().unwrap().push((c, o4));
+            },
+        );
+        let (c, o4) = new.lock().unwrap()[0];
         remote_stack_sound(c);
         quiescent(&m, &[c, b]);
         release(&m, c, o2);
@@ -291,11 +331,19 @@ fn loom_free_abandoned_against_adopting_malloc() {
         exit(&m, a); // S abandoned
         let b = register(&m);
         let e = register(&m);
-        let (m2, bh) = (m.clone(), b);
-        let t = spawn(move || release(&m2, bh, o1));
-        let o3 = alloc(&m, e); // adopts S
-        let o4 = alloc(&m, e);
-        t.join().unwrap();
+        let new = Arc::new(std::sync::Mutex::new(vec![]));
+        let got = new.clone();
+        race(
+            &m,
+            move |m| release(m, b, o1),
+            move |m| {
+                let o3 = alloc(m, e); // adopts S
+                let o4 = alloc(m, e);
+                got.lock().unwrap().extend([o3, o4]);
+            },
+        );
+        let new = new.lock().unwrap();
+        let (o3, o4) = (new[0], new[1]);
         quiescent(&m, &[b, e]);
         release(&m, e, o3);
         release(&m, e, o4);
@@ -357,10 +405,16 @@ fn loom_queued_span_emptied_by_its_owner_stays_until_taken() {
         let (o1, o2) = full_span(&m, a);
         let _o3 = alloc(&m, a); // S is retired: FULL
         let b = register(&m);
-        let (m2, bh) = (m.clone(), b);
-        let t = spawn(move || release(&m2, bh, o1));
-        release(&m, a, o2);
-        t.join().unwrap();
+        race(
+            &m,
+            move |m| release(m, b, o1),
+            move |m| {
+                release(m, a, o2);
+                // An emptied span is kept aside; trim offers it back.
+                // SAFETY: `a` is this thread's heap.
+                unsafe { super::trim(a.0, m, 0) };
+            },
+        );
         remote_stack_sound(a);
         let _o4 = alloc(&m, a);
         let _o5 = alloc(&m, a);

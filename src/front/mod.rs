@@ -20,6 +20,8 @@
 pub mod local;
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod race_tests;
 
 use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
 use crate::heap::config::{MIN_ALIGN, SMALL_MAX};

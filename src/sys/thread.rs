@@ -256,9 +256,10 @@ pub enum Point {
     Register = 2,
 }
 
-/// A preemption point (see [`Point`]): nothing at all (no code) unless the crate
-/// is built for the Vita with the feature `sim-preempt` (the simulated
-/// kernel's threads are ARM-only).
+/// A preemption point (see [`Point`]): nothing at all (no code) in the
+/// library's builds; the crate's unit tests run a hook here, and a Vita
+/// build with the feature `sim-preempt` lets the simulated kernel switch
+/// threads (its threads are ARM-only).
 #[inline(always)]
 pub fn preempt_point(id: Point) {
     #[cfg(all(feature = "sim-preempt", target_os = "vita"))]
@@ -272,6 +273,9 @@ pub fn preempt_point(id: Point) {
         // id crosses the FFI as an integer, never as an enum.
         unsafe { sim_preempt_point(id as core::ffi::c_uint) };
     }
+    // Unit tests run another model thread's steps here (`test_hook`).
+    #[cfg(all(test, not(loom)))]
+    test_hook::run(id);
     #[cfg(not(all(feature = "sim-preempt", target_os = "vita")))]
     let _ = id;
 }
@@ -469,6 +473,33 @@ mod vita {
             crate::sys::print(
                 c"vitalloc: sceKernelGetTLSAddr does not match the TLS layout below TPIDRURO that the fast path assumes; finding each thread's heap through sceKernelGetTLSAddr instead (slower)\n",
             );
+        }
+    }
+}
+
+/// Unit tests run code of their own at a preempt point of the calling
+/// thread: another thread's steps, made deterministic (see
+/// `front/race_tests.rs`).
+#[cfg(all(test, not(loom)))]
+pub mod test_hook {
+    use super::Point;
+    use std::boxed::Box;
+    use std::cell::RefCell;
+
+    type Hook = Box<dyn FnOnce(Point)>;
+
+    std::thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f` at the calling thread's next preempt point (once).
+    pub fn once(f: impl FnOnce(Point) + 'static) {
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(f)));
+    }
+
+    pub(super) fn run(p: Point) {
+        if let Some(f) = HOOK.with(|h| h.borrow_mut().take()) {
+            f(p);
         }
     }
 }
