@@ -291,7 +291,8 @@ pub fn arm_exit() {
 }
 
 /// Whether the thread `tid`, whose slot was at `slot`, still runs and still
-/// uses the heap `heap`.
+/// uses the heap `heap` (a thread that exited but may be started again
+/// forgets the heap: its slot is cleared).
 pub fn is_alive(tid: i32, slot: usize, heap: usize) -> bool {
     #[cfg(target_os = "vita")]
     {
@@ -307,6 +308,14 @@ pub fn is_alive(tid: i32, slot: usize, heap: usize) -> bool {
             // returned or called sceKernelExitThread), or killed by the
             // thread manager. Its heap is as dead as a deleted thread's.
             if info.status & (SCE_THREAD_DORMANT | SCE_THREAD_DELETED | SCE_THREAD_DEAD) != 0 {
+                // A dormant thread can be started again: its slot must not
+                // keep pointing at a heap that is about to be reclaimed and
+                // handed to another thread (it cannot run meanwhile, so the
+                // write races nothing).
+                let other = sceKernelGetThreadTLSAddr(tid, VITA_TLS_KEY as i32) as *mut usize;
+                if !other.is_null() && other as usize == slot && *other == heap {
+                    *other = 0;
+                }
                 return false;
             }
             let other = sceKernelGetThreadTLSAddr(tid, VITA_TLS_KEY as i32) as *const usize;
