@@ -571,7 +571,7 @@ impl LocalHeap {
                 let owner = w & !FLAGS;
                 if owner == Self::id(this) {
                     if w & FULL != 0 {
-                        (*s).owner.fetch_and(!FULL, Ordering::AcqRel);
+                        Span::untag_full(s);
                         Self::collect(this, s);
                         Self::queue_or_tag(this, s);
                     }

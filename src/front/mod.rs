@@ -278,7 +278,7 @@ unsafe fn free_own_flagged<S: BlockSource>(
         }
         if w & FULL != 0 {
             // It has a free object again: back into our lists.
-            (*span).owner.fetch_and(!FULL, Ordering::AcqRel);
+            Span::untag_full(span);
             LocalHeap::push(span, o);
             (*span).used -= 1;
             LocalHeap::enqueue(lh, span);

@@ -262,11 +262,18 @@ impl Span {
     /// will ever queue it; false when it is on a remote stack, or going
     /// onto one, where it must stay live until taken off. Call it only
     /// right before releasing.
+    ///
+    /// A load and a store, not a read-modify-write: while the word is
+    /// exactly `owner` nobody else may change it (a freer only sets QUEUED
+    /// on a FULL word, only whoever takes a stack clears it), and the
+    /// caller is the only one who changes it otherwise.
     #[inline]
     pub fn claim_for_release(&self, owner: usize) -> bool {
-        self.owner
-            .compare_exchange(owner, NO_OWNER, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        if self.owner.load(Ordering::Relaxed) != owner {
+            return false;
+        }
+        self.owner.store(NO_OWNER, Ordering::Relaxed);
+        true
     }
 
     /// The owner tags its span FULL (it has no free object and leaves the
@@ -281,16 +288,37 @@ impl Span {
     pub unsafe fn tag_full(this: *mut Span) -> bool {
         // SAFETY: per the caller, the span is live.
         unsafe {
-            (*this).owner.fetch_or(FULL, Ordering::AcqRel);
+            let w = (*this).owner.load(Ordering::Relaxed);
+            if w & QUEUED == 0 {
+                // Not FULL, not QUEUED: nobody else may change the word
+                // (see `claim_for_release`).
+                (*this).owner.store(w | FULL, Ordering::Relaxed);
+            } else {
+                // Whoever takes the stack it is on may clear QUEUED.
+                (*this).owner.fetch_or(FULL, Ordering::Relaxed);
+            }
             // Pairs with the fence in `notify`: between setting FULL and
-            // reading `thread_free` (see the module comment).
+            // reading `thread_free` (see the module comment). The objects
+            // themselves are taken with `collect`'s acquire.
             fence(Ordering::SeqCst);
-            if (*this).thread_free.load(Ordering::Acquire).is_null() {
+            if (*this).thread_free.load(Ordering::Relaxed).is_null() {
                 return true;
             }
-            (*this).owner.fetch_and(!FULL, Ordering::AcqRel);
+            Span::untag_full(this);
             false
         }
+    }
+
+    /// The owner takes its FULL span back into its lists (a
+    /// read-modify-write: a freer may be setting QUEUED meanwhile).
+    ///
+    /// # Safety
+    /// The caller owns the span (or holds the heap lock for an adopted
+    /// one).
+    #[inline]
+    pub unsafe fn untag_full(this: *mut Span) {
+        // SAFETY: per the caller, the span is live.
+        unsafe { (*this).owner.fetch_and(!FULL, Ordering::Relaxed) };
     }
 
     /// Called after pushing onto the `thread_free` of a span this thread
