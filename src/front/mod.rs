@@ -223,7 +223,10 @@ unsafe fn free_foreign<S: BlockSource>(
         let o = p.cast::<FreeObj>();
         let me = LocalHeap::id(lh);
         loop {
-            let w = (*span).owner.load(Ordering::Acquire);
+            // Relaxed: the word only routes the free (our own span, nobody's
+            // under the lock, or another thread's through the remote list,
+            // whose push orders what it publishes).
+            let w = (*span).owner.load(Ordering::Relaxed);
             let owner = w & !FLAGS;
             if owner == me {
                 // Our own span that the fast path cannot take: full (it has
@@ -261,8 +264,9 @@ unsafe fn free_foreign<S: BlockSource>(
 
 /// A free into one of our spans whose owner word has flags: FULL (it is in
 /// none of our lists) and/or QUEUED (on a remote stack: ours, or an older
-/// holder's of this record).
-#[cold]
+/// holder's of this record). Inlined into the slow path: with spans of one
+/// to four objects (the classes of 2–8 KiB) every other free lands here.
+#[inline]
 unsafe fn free_own_flagged<S: BlockSource>(
     lh: *mut LocalHeap,
     sh: &impl Shared<S>,

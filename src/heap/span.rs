@@ -342,7 +342,7 @@ impl Span {
             // Pairs with the fence in `tag_full`: between the push onto
             // `thread_free` and reading the owner word.
             fence(Ordering::SeqCst);
-            let mut w = (*this).owner.load(Ordering::Acquire);
+            let mut w = (*this).owner.load(Ordering::Relaxed);
             loop {
                 if w & FULL == 0 || w & QUEUED != 0 || w & !FLAGS == NO_OWNER {
                     return None;
