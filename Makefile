@@ -276,7 +276,9 @@ soak: deps host
 # The threaded Rust tests, and the threaded C tests linked with a TSan build
 # of the C library (dist/host-tsan, layout of dist/host): nightly,
 # -Zsanitizer=thread with the standard library rebuilt instrumented
-# (-Zbuild-std), each in a target directory of its own. Any report fails
+# (-Zbuild-std), each in a target directory of its own. The tests unwind
+# (the release profile's panic=abort would build a second core for the
+# test harness: "duplicate lang item"). Any report fails
 # the step; c-tests/host/tsan/suppressions.txt holds only proven false
 # positives. TSAN_SOAK_OPS: the thread-exit tests' length under TSan.
 TSAN_TRIPLE := x86_64-unknown-linux-gnu
@@ -287,7 +289,9 @@ TSAN_RUST_TESTS := threads remote_queue soak_threads thread_exit thread_exit_chu
 TSAN_SOAK_OPS ?= 300000
 HOST_TSAN := $(DIST)/host-tsan
 HOST_TSAN_TARGET := target/c-host-tsan/$(TSAN_TRIPLE)/release
-TSAN_OPTIONS_RUST := halt_on_error=0 exitcode=66 second_deadlock_stack=1 history_size=4 \
+# (allow_addr2line: Rust's TSan runtime symbolizes with binutils' addr2line
+# when there is no llvm-symbolizer.)
+TSAN_OPTIONS_RUST := halt_on_error=0 exitcode=66 second_deadlock_stack=1 history_size=4 allow_addr2line=1 \
 	suppressions=$(CURDIR)/c-tests/host/tsan/suppressions.txt
 
 host-tsan: $(HOST_TSAN)/lib/libvitalloc.a $(HOST_TSAN)/include/vitalloc.h \
@@ -317,7 +321,7 @@ test-tsan: test-tsan-rust test-tsan-c
 test-tsan-rust: deps
 	SOAK_OPS=$(TSAN_SOAK_OPS) SOAK_SECONDS=2 TSAN_OPTIONS="$(TSAN_OPTIONS_RUST)" RUSTFLAGS="$(TSAN_RUSTFLAGS)" \
 		$(CARGO) +nightly test -Zbuild-std --target $(TSAN_TRIPLE) --release --target-dir target/tsan \
-		$(addprefix --test ,$(TSAN_RUST_TESTS))
+		--config 'profile.release.panic="unwind"' $(addprefix --test ,$(TSAN_RUST_TESTS))
 
 test-tsan-c: host-tsan
 	SOAK_OPS=$(TSAN_SOAK_OPS) tools/test-tsan.sh

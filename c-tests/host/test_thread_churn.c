@@ -179,8 +179,9 @@ int main(int argc, char **argv)
 	mixed_ops = total / 2 / MIXED_THREADS + 1;
 	pthread_t t[MIXED_THREADS > MAX_ALIVE ? MIXED_THREADS : MAX_ALIVE];
 	pthread_barrier_init(&barrier, NULL, MIXED_THREADS);
-	for (int i = 0; i < MIXED_THREADS; i++) {
+	for (int i = 0; i < MIXED_THREADS; i++)
 		pthread_mutex_init(&inboxes[i].lock, NULL);
+	for (int i = 0; i < MIXED_THREADS; i++) {
 		if (pthread_create(&t[i], NULL, mixed, (void *)(intptr_t)i) != 0)
 			VT_SOAK_FAIL("pthread_create");
 	}
