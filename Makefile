@@ -147,7 +147,7 @@ test: all $(TEST_STEPS)
 
 # `make verify`: the deeper checks, after `make test` (CI runs both): Miri
 # over the core's unit tests, ThreadSanitizer over the threaded Rust and C
-# tests, FUZZ_SECONDS of fuzzing per target.
+# tests, VERIFY_FUZZ_SECONDS of fuzzing per target.
 verify: test-miri test-tsan test-fuzz
 
 lint:
@@ -229,9 +229,12 @@ fuzz-heaps: fuzz-build
 
 fuzz: fuzz-ops fuzz-heaps
 
-# In `make verify`: FUZZ_SECONDS (default 300) per target, with the corpus
-# grown by earlier runs on this machine.
-test-fuzz: fuzz
+# In `make verify`: VERIFY_FUZZ_SECONDS per target (five minutes in all,
+# five times what `make test` used to give it; `make fuzz` for longer),
+# with the corpus grown by earlier runs on this machine.
+VERIFY_FUZZ_SECONDS ?= 150
+test-fuzz:
+	$(MAKE) fuzz FUZZ_SECONDS=$(VERIFY_FUZZ_SECONDS)
 
 # In `make test`: each committed seed run once through both targets (every
 # check of the fuzz build: the model, the heap's debug assertions,
@@ -278,7 +281,8 @@ soak: deps host
 # -Zsanitizer=thread with the standard library rebuilt instrumented
 # (-Zbuild-std), each in a target directory of its own. The tests unwind
 # (the release profile's panic=abort would build a second core for the
-# test harness: "duplicate lang item"). Any report fails
+# test harness: "duplicate lang item") and keep line tables (cargo strips
+# a profile without debug info, whatever RUSTFLAGS say). Any report fails
 # the step; c-tests/host/tsan/suppressions.txt holds only proven false
 # positives. TSAN_SOAK_OPS: the thread-exit tests' length under TSan.
 TSAN_TRIPLE := x86_64-unknown-linux-gnu
@@ -321,7 +325,8 @@ test-tsan: test-tsan-rust test-tsan-c
 test-tsan-rust: deps
 	SOAK_OPS=$(TSAN_SOAK_OPS) SOAK_SECONDS=2 TSAN_OPTIONS="$(TSAN_OPTIONS_RUST)" RUSTFLAGS="$(TSAN_RUSTFLAGS)" \
 		$(CARGO) +nightly test -Zbuild-std --target $(TSAN_TRIPLE) --release --target-dir target/tsan \
-		--config 'profile.release.panic="unwind"' $(addprefix --test ,$(TSAN_RUST_TESTS))
+		--config 'profile.release.panic="unwind"' --config 'profile.release.debug="line-tables-only"' \
+		--no-fail-fast $(addprefix --test ,$(TSAN_RUST_TESTS))
 
 test-tsan-c: host-tsan
 	SOAK_OPS=$(TSAN_SOAK_OPS) tools/test-tsan.sh
