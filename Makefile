@@ -168,7 +168,7 @@ lint:
 	cd fuzz && $(CARGO) fmt --check && $(CARGO) +nightly clippy --target $(FUZZ_TRIPLE) -- -D warnings
 
 test-rust:
-	$(CARGO) test --release
+	$(CARGO) test --release --no-fail-fast
 
 test-c: host
 	tools/test-c.sh

@@ -10,11 +10,14 @@ size and its first frames in the project (src/, tests/, c-tests/), e.g.
 
     tools/tsan-summary.py build/c-host-tsan/Testing/Temporary/LastTest.log
 """
+import os
 import re
 import sys
 from collections import Counter
 
-FRAMES = 2  # frames of src/ shown per access
+FRAMES = 2  # frames of the project shown per access
+# The repository's root (paths in reports may be absolute).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + "/"
 access_re = re.compile(r"^\s*(?:(Previous|Atomic) )?(?:(atomic) )?(read|write|Read|Write)[^\n]*?of size (\d+)", re.I)
 frame_re = re.compile(r"^\s*#\d+ (.*) (\S+?):(\d+)(?::\d+)? \(")
 generics_re = re.compile(r"<[^<>]*>")
@@ -30,9 +33,11 @@ def frames_of(lines, i):
         fn, path, line = m.groups()
         while generics_re.search(fn):
             fn = generics_re.sub("", fn)
-        if path.startswith("src/") or "/c-tests/" in path or path.startswith("tests/") or "/tests/" in path:
-            short = path[path.index("c-tests/"):] if "c-tests/" in path else path
-            out.append(f"{short}:{line} {fn}")
+        fn = re.sub(r"::h[0-9a-f]{16}$", "", fn)
+        if path.startswith(ROOT):
+            path = path[len(ROOT):]
+        if path.split("/")[0] in ("src", "tests", "c-tests"):
+            out.append(f"{path}:{line} {fn}")
     return out, i
 
 
