@@ -18,11 +18,15 @@ HOST_DEBUG := $(DIST)/host-debug
 HOST_DEBUG_TARGET := target/c-host-debug/release
 VITA_DEBUG := $(DIST)/vita-debug
 VITA_DEBUG_TARGET := target/c-vita-debug/$(VITA_TRIPLE)/release
+# A test-only Vita build (feature sim-preempt): the simulated kernel may
+# switch threads at the allocator's preemption points. Never shipped.
+VITA_PREEMPT := build/vita-preempt
+VITA_PREEMPT_TARGET := target/c-vita-preempt/$(VITA_TRIPLE)/release
 EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
-.PHONY: all deps host vita debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
-	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz test-fuzz-seeds miri test-miri soak verify host-tsan test-tsan test-tsan-rust test-tsan-c
+.PHONY: all deps host vita vita-preempt debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
+	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz test-fuzz-seeds miri test-miri soak test-loom verify host-tsan test-tsan test-tsan-rust test-tsan-c
 
 all: deps host vita debug
 
@@ -77,6 +81,19 @@ $(VITA)/lib/libvitalloc.a: $(VITA_TARGET)/libvitalloc.a $(EXPORTS) src/ffi/expor
 $(VITA)/include/vitalloc.h: include/vitalloc.h
 	@mkdir -p $(@D)
 	cp $< $@
+
+# The preemption-point build for the ARM tests (build/, not dist/: not a
+# product). Same localized symbols; sim_preempt_point stays undefined, the
+# simulated kernel provides it.
+vita-preempt: $(VITA_PREEMPT)/libvitalloc.a
+
+$(VITA_PREEMPT_TARGET)/libvitalloc.a: $(SOURCES)
+	$(CARGO) +nightly rustc -Zbuild-std=core --target $(VITA_TRIPLE) --release --lib \
+		--features c-library,sim-preempt --crate-type staticlib --target-dir target/c-vita-preempt
+
+$(VITA_PREEMPT)/libvitalloc.a: $(VITA_PREEMPT_TARGET)/libvitalloc.a $(EXPORTS) src/ffi/exports-vita.txt
+	@mkdir -p $(@D)
+	arm-none-eabi-objcopy --keep-global-symbols=$(EXPORTS) --keep-global-symbols=src/ffi/exports-vita.txt $< $@
 
 # ---- debug builds (feature debug-heap: src/debug/) -----------------------------
 # dist/host-debug and dist/vita-debug have the layout of dist/host and
@@ -139,10 +156,9 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-# `make test`: every change (about 4 minutes after `make` on 2 cores).
-# Depth goes to `make verify`.
-# (The model checker of the lock-free protocol, test-loom, joins this list.)
-TEST_STEPS := lint check-header test-rust test-c test-arm test-sample test-preload test-fuzz-seeds
+# `make test`: every change (about 4 minutes after `make` on 2 cores, before
+# test-loom joined). Depth goes to `make verify`.
+TEST_STEPS := lint check-header test-rust test-loom test-c test-arm test-sample test-preload test-fuzz-seeds
 test: all $(TEST_STEPS)
 
 # `make verify`: the deeper checks, after `make test` (CI runs both): Miri
@@ -155,10 +171,14 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features c-api -- -D warnings
 	$(CARGO) clippy --features c-library --lib -- -D warnings
+	RUSTFLAGS="--cfg loom" $(CARGO) clippy --release --lib --tests --target-dir target/loom -- -D warnings
 	@# The core is no_std and platform-agnostic: it must build for a target
 	@# with no OS at all (spin lock, arena source).
 	$(CARGO) +nightly build -Zbuild-std=core --target thumbv7em-none-eabihf --lib --target-dir target/bare
 	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library --lib \
+		--target-dir target/c-vita-clippy -- -D warnings
+	@# The test-only build with preemption points (make vita-preempt).
+	$(CARGO) +nightly clippy -Zbuild-std=core --target $(VITA_TRIPLE) --features c-library,sim-preempt --lib \
 		--target-dir target/c-vita-clippy -- -D warnings
 	@# The debug build (nightly: return_address!), host and Vita.
 	$(CARGO) +nightly clippy --features c-library,debug-heap --lib --target-dir target/c-host-debug-clippy -- -D warnings
@@ -170,12 +190,20 @@ lint:
 test-rust:
 	$(CARGO) test --release --no-fail-fast
 
+# The thread-heap protocol model-checked with loom (src/front/loom_tests.rs):
+# every interleaving of each scenario up to LOOM_MAX_PREEMPTIONS preemptions.
+LOOM_MAX_PREEMPTIONS ?= 3
+test-loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=$(LOOM_MAX_PREEMPTIONS) \
+		$(CARGO) test --release --lib --target-dir target/loom -- loom_
+
 test-c: host
 	tools/test-c.sh
 
 # The ARM suite: dist/vita/lib/libvitalloc.a linked by arm-none-eabi-gcc with
-# newlib and the simulated Vita kernel, run under qemu-arm.
-test-arm: vita
+# newlib and the simulated Vita kernel, run under qemu-arm (and the
+# preemption test against build/vita-preempt/libvitalloc.a).
+test-arm: vita vita-preempt
 	tools/test-arm.sh
 
 # vitalloc installed into a prefix and used through find_package: two-line

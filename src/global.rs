@@ -126,6 +126,25 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         }
     }
 
+    /// The calling thread's heap found the slow way, for when [`local`]
+    /// gives null: on the Vita under a TLS layout the fast path cannot use
+    /// (see `sys::thread`), it is there all the same. Null if the thread
+    /// has none or the slots belong to another allocator.
+    ///
+    /// [`local`]: Self::local
+    #[cold]
+    #[inline(never)]
+    fn local_checked(&self) -> *mut LocalHeap {
+        if PER_THREAD
+            && thread::HAS_SLOT
+            && SLOT_OWNER.load(Ordering::Acquire) == self as *const Self as usize
+        {
+            thread::get_checked() as *mut LocalHeap
+        } else {
+            core::ptr::null_mut()
+        }
+    }
+
     /// Runs `f` with the allocator's own heap, under the lock.
     #[inline(never)]
     fn with_home<R>(&self, f: impl FnOnce(*mut LocalHeap, &Locked<S>) -> R) -> R {
@@ -160,13 +179,18 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         {
             return core::ptr::null_mut();
         }
+        // The thread's heap, if the fast path cannot see it.
+        let lh = self.local_checked();
+        if !lh.is_null() {
+            return lh;
+        }
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         thread::on_exit(exit_thunk::<S, L, PER_THREAD>);
         let tid = thread::register_thread();
         let slot = thread::slot_address();
-        let lh = self.with(|h| h.register_local(tid, slot));
+        // The slot is set under the lock (see `Heap::register_local`).
+        let lh = self.with(|h| h.register_local(tid, slot, |lh| thread::set(lh as usize)));
         if !lh.is_null() {
-            thread::set(lh as usize);
             // After the slot is set: this may allocate (through this heap).
             thread::arm_exit();
         }
@@ -331,7 +355,10 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
     /// # Safety
     /// As for [`free`](Self::free).
     pub unsafe fn usable_size(&self, p: *mut u8) -> Result<usize, Misuse> {
-        let lh = self.local();
+        let mut lh = self.local();
+        if lh.is_null() {
+            lh = self.local_checked();
+        }
         if !lh.is_null() {
             // SAFETY: forwarded.
             return unsafe { front::usable_size(lh, self, p) };
@@ -343,7 +370,10 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
     /// Walks every structure (the calling thread's heap included) and
     /// returns the first broken invariant.
     pub fn check(&self) -> Result<(), crate::heap::Broken> {
-        let lh = self.local();
+        let mut lh = self.local();
+        if lh.is_null() {
+            lh = self.local_checked();
+        }
         if !lh.is_null() {
             // SAFETY: the calling thread's heap.
             return unsafe { front::check(lh, self) };
@@ -364,7 +394,10 @@ impl<S: BlockSource, L: RawLock, const PER_THREAD: bool> Allocator<S, L, PER_THR
         if PER_THREAD {
             self.with(|h| h.scan_now(|lh| thread::is_alive(lh.tid, lh.slot, LocalHeap::id(lh))));
         }
-        let lh = self.local();
+        let mut lh = self.local();
+        if lh.is_null() {
+            lh = self.local_checked();
+        }
         if !lh.is_null() {
             // SAFETY: the calling thread's heap.
             return unsafe { front::trim(lh, self, pad) };

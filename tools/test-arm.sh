@@ -8,10 +8,17 @@
 # memblocks, the 128 MiB reservation, _newlib_heap_size_user, fault
 # injection, 32-bit limits, link maps, the archive's symbol table) and the
 # simulator's self-tests.
-# Prints ctest's summary line; exits nonzero when anything fails.
+# The whole suite runs twice: on the simulated kernel's usual TLS layout
+# (the one the Vita's fast path expects: slots below TPIDRURO), then, in
+# <build dir>-tls-above, on a layout the fast path must detect and work
+# around (slots above TPIDRURO, garbage below: VITA_SIM_TLS_ABOVE).
+# Prints ctest's summary lines; exits nonzero when anything fails.
 #   VITALLOC_DIST=<dir>       test another dist directory (default: dist/vita)
 #   VITALLOC_BUILD_DIR=<dir>  build directory (default: build/c-arm)
 #   CTEST_ARGS="..."          extra ctest arguments (e.g. "-R fault")
+#   TLS_LAYOUTS="..."         which passes to run (default: "below above")
+#   VITALLOC_PREEMPT_LIB=<a>  the sim-preempt build for test_preempt*
+#                             (default: build/vita-preempt/libvitalloc.a)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -30,7 +37,19 @@ if [ ! -f "$dist/lib/libvitalloc.a" ] || [ ! -f "$dist/include/vitalloc.h" ]; th
 fi
 
 # The same configure/build/ctest steps as the host suite, configured for
-# ARM (test-c.sh runs them).
-TEST_C_NAME=test-arm VITALLOC_DIST="$dist" VITALLOC_BUILD_DIR="$build" \
-  VITALLOC_CMAKE_ARGS="-DVITALLOC_ARM=ON -DCMAKE_TOOLCHAIN_FILE=$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
-  exec "$root/tools/test-c.sh"
+# ARM (test-c.sh runs them), once per TLS layout.
+# The preemption test links the test-only build (make vita-preempt).
+preempt_lib=${VITALLOC_PREEMPT_LIB:-$root/build/vita-preempt/libvitalloc.a}
+[ -f "$preempt_lib" ] || echo "test-arm: $preempt_lib missing (make vita-preempt): test_preempt skipped" >&2
+rc=0
+for layout in ${TLS_LAYOUTS:-below above}; do
+  case $layout in
+    below) dir=$build; above=OFF ;;
+    above) dir=$build-tls-above; above=ON ;;
+    *) echo "test-arm: TLS_LAYOUTS takes 'below' and 'above'" >&2; exit 1 ;;
+  esac
+  TEST_C_NAME="test-arm ($layout TPIDRURO)" VITALLOC_DIST="$dist" VITALLOC_BUILD_DIR="$dir" \
+    VITALLOC_CMAKE_ARGS="-DVITALLOC_ARM=ON -DVITA_SIM_TLS_ABOVE=$above -DVITALLOC_PREEMPT_LIB=$preempt_lib -DCMAKE_TOOLCHAIN_FILE=$root/c-tests/vita-sim/arm-none-eabi.toolchain.cmake" \
+    "$root/tools/test-c.sh" || rc=1
+done
+exit $rc

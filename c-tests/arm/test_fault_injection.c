@@ -23,6 +23,19 @@
  *  4. sim_fail_alloc_every(3) under a random workload (malloc, calloc,
  *     realloc, memalign, free, trim) of mixed sizes with every block's
  *     contents verified; vitalloc's failed_calls counts the failures.
+ *  5. The very first memblock request of the process is refused (run first
+ *     in main, before anything allocates): after everything is freed,
+ *     vitalloc_trim(0) leaves only metadata memblocks -- no segment is
+ *     stranded by the heap that served the first call.
+ *  6. A NULL only when the kernel refused: after the budget was hit and
+ *     lifted (96 budgets, each leaving segments and metadata in another
+ *     state), medium and aligned requests that need a new segment
+ *     (memalign(64 KiB, 300 KiB) among them) succeed unless the kernel
+ *     refused one of that call's requests. (The one such NULL known, a
+ *     page-map leaf taking the room a new segment's records were promised,
+ *     needs the metadata chunk to hold the leaf plus less than a span
+ *     descriptor: heap::tests::a_new_segment_never_fails_for_metadata_the_
+ *     leaf_took sets that up exactly; here it is only a regression net.)
  */
 #include "vt_test.h"
 #include "arm_sim.h"
@@ -378,6 +391,35 @@ static void test_fail_at_every_point(void)
 	reset("after recovery");
 }
 
+/* ------------------------------------ NULL only when the kernel refused -- */
+static unsigned unexplained; /* NULLs without a kernel refusal (part 6) */
+
+/* memalign(align, n) (align 0: malloc) that must succeed unless the kernel
+   refuses a request during the call. */
+static void served_unless_refused(size_t align, size_t n, const char *when, unsigned trial)
+{
+	sim_counters_t k0, k1;
+	sim_get_counters(&k0);
+	errno = 0;
+	void *p = align ? memalign(align, n) : malloc(n);
+	int err = errno;
+	sim_get_counters(&k1);
+	if (p) {
+		keep(p, n, align, align ? "memalign" : "malloc");
+	} else {
+		VT_CHECK_EQ(err, ENOMEM);
+		if (k1.failed_calls == k0.failed_calls) {
+			unexplained++;
+			VT_FAIL_AT("trial %u, %s: %s(%llu, %llu) returned NULL though the kernel "
+				   "refused none of its %u requests",
+				   trial, when, align ? "memalign" : "malloc", VT_U(align), VT_U(n),
+				   k1.alloc_calls - k0.alloc_calls);
+		}
+	}
+	vt_checks++;
+	check_heap(when, n);
+}
+
 /* Requests of size n until one fails (at most max); returns the count. */
 static unsigned until_null(size_t n, unsigned max)
 {
@@ -448,9 +490,12 @@ static void test_budget(void)
 	       large, medium, small);
 	fflush(stdout);
 	as_print_census("at the budget", as_census());
-	/* Raising the budget makes room again. */
+	/* Raising the budget makes room again: at once, for requests that
+	   need a new segment (memalign(64 KiB, 300 KiB) once returned NULL
+	   here with nothing refused), and for the rest. */
 	sim_set_budget(256 * MiB);
 	unsigned before = nulls;
+	served_unless_refused(64 * KiB, 300 * KiB, "the budget lifted", 0);
 	do_malloc(1 * MiB);
 	do_malloc(100 * KiB);
 	do_calloc(3, MiB);
@@ -533,12 +578,104 @@ static void test_fail_every_third(void)
 	reset("after fail_every");
 }
 
+/* ------------------------------------------ the first request refused -- */
+/* Part 5. Runs before anything else in the process has allocated. */
+static void test_first_request_refused(void)
+{
+	sim_counters_t k0, k1;
+	sim_get_counters(&k0);
+	/* The premise: nothing obtained a memblock before main. */
+	VT_CHECK_EQ(k0.alloc_calls, 0);
+	sim_fail_alloc_after(0);
+	errno = 0;
+	void *first = malloc(100);
+	int err = errno;
+	sim_fail_alloc_after(-1);
+	sim_get_counters(&k1);
+	VT_CHECK_EQ(k1.failed_calls - k0.failed_calls, 1);
+	if (!first)
+		VT_CHECK_EQ(err, ENOMEM);
+	/* A workload over every tier, then everything freed. */
+	void *p[64];
+	unsigned n = 0;
+	for (unsigned i = 0; i < 40; i++)
+		p[n++] = malloc(1 + (i * 97) % 4000);
+	p[n++] = malloc(48 * KiB);
+	p[n++] = malloc(200 * KiB);
+	p[n++] = memalign(64 * KiB, 300 * KiB);
+	p[n++] = malloc(1 * MiB);
+	for (unsigned i = 0; i < n; i++)
+		VT_CHECK(p[i] != NULL);
+	free(first);
+	for (unsigned i = 0; i < n; i++)
+		free(p[i]);
+	vitalloc_trim(0);
+	VT_HEAP_OK();
+	as_census_t c = as_census();
+	vitalloc_stats_t s = vt_stats();
+	if (c.segment || c.large || c.vitalloc != s.source_blocks) {
+		as_print_census("after the first request was refused, all freed and trimmed", c);
+		as_print_blocks();
+		VT_FAIL_AT("first request refused: after trim(0) vitalloc holds %u segment and %u "
+			   "large memblocks (%u in all, %llu KiB; it counts %llu), not its metadata alone",
+			   c.segment, c.large, c.vitalloc, VT_U(c.vitalloc_bytes >> 10),
+			   VT_U(s.source_blocks));
+	}
+	vt_checks++;
+}
+
+static void test_null_only_when_refused(void)
+{
+	reset("before the budget trials");
+	unexplained = 0;
+	unsigned trials = 0, hit = 0;
+	for (unsigned t = 0; t < 96; t++) {
+		sim_counters_t k;
+		sim_get_counters(&k);
+		/* Budgets a little above what is held, 4 KiB apart (each trial's
+		   failures leave segments and metadata chunks of other sizes). */
+		sim_set_budget((unsigned)k.live_bytes + 1 * MiB + (t % 48) * 4 * KiB +
+			       (t / 48) * 192 * KiB);
+		nulls = 0;
+		/* Fill with a mix until the budget refuses. */
+		for (unsigned i = 0; nulls == 0 && i < 400; i++) {
+			switch ((i + t) % 4) {
+			case 0: do_malloc(24 + (i * 40) % 2000); break;
+			case 1: do_malloc(20 * KiB + (t % 7) * 4 * KiB); break;
+			case 2: do_malloc(100 * KiB + (i % 5) * 4 * KiB); break;
+			default: do_memalign(64 * KiB, 40 * KiB + (t % 3) * 4 * KiB); break;
+			}
+		}
+		if (nulls)
+			hit++;
+		/* Lifted: requests that need new segments. */
+		sim_set_budget(256 * MiB);
+		served_unless_refused(64 * KiB, 300 * KiB, "after the budget", t);
+		served_unless_refused(64 * KiB, 300 * KiB, "after the budget", t);
+		served_unless_refused(0, 600 * KiB, "after the budget", t);
+		served_unless_refused(256 * KiB, 200 * KiB, "after the budget", t);
+		trials++;
+		free_all();
+		if (t % 8 == 7)
+			reset("between budget trials");
+	}
+	reset("after the budget trials");
+	printf("test_fault_injection: %u budget trials (%u reached the budget): %u NULL results "
+	       "the kernel did not cause\n", trials, hit, unexplained);
+	fflush(stdout);
+	VT_CHECK_CMP(hit, >=, trials / 2);
+	VT_CHECK_EQ(unexplained, 0);
+}
+
 int main(void)
 {
+	/* First: it needs a process in which nothing has allocated yet. */
+	test_first_request_refused();
 	vt_start("test_fault_injection");
 	test_fail_at_every_point();
 	test_block_limit();
 	test_budget();
 	test_fail_every_third();
+	test_null_only_when_refused();
 	return vt_done("test_fault_injection");
 }

@@ -27,7 +27,9 @@
  * struct size (ILLEGAL_SIZE). TLS slots are pointer-sized (8 bytes on host).
  *
  * Threads (ARM): a static table of SIM_MAX_THREADS entries, each with a
- * 0x800-byte TLS area in .bss; TPIDRURO = end of the current thread's area,
+ * 0x800-byte TLS area in .bss; TPIDRURO = end of the current thread's area
+ * (or, built with SIM_TLS_LAYOUT_ABOVE=1, its start minus a header, with
+ * garbage below: see sim_tls_slot_offset in sim_kernel.h),
  * set with qemu-arm's ARM private syscall set_tls (0x0f0005, r0 = value;
  * linux-user mode only). Error codes of the thread calls: the values are
  * vita-headers' (psp2/kernel/error.h); which call returns which follows
@@ -630,6 +632,9 @@ int sceKernelDeleteLwMutex(SceKernelLwMutexWork *work)
 }
 
 /* Shared by Lock and TryLock. timeout: NULL = forever (Lock only). */
+#if SIM_BAREMETAL
+static int sched_can_wait(void); /* with the threads, below */
+#endif
 static int lw_lock(const char *fn, SceKernelLwMutexWork *work, int count, int try_only, unsigned int *timeout)
 {
 	lw_t *m = (lw_t *)work;
@@ -680,10 +685,19 @@ static int lw_lock(const char *fn, SceKernelLwMutexWork *work, int count, int tr
 		}
 	}
 #else
+	/* runnable threads (sim_thread_spawn): wait as on the Vita, letting
+	   the others run until the owner unlocks */
+	while (m->count > 0 && sched_can_wait()) {
+		UNLOCK();
+		sim_yield();
+		LOCK();
+		bad = lw_state(work);
+		if (bad)
+			return lw_misuse(fn, work, bad);
+	}
 	if (m->count > 0) {
-		/* another simulated thread holds it; it cannot run while this one
-		   waits (there is no scheduler): a timed wait times out, an
-		   untimed one would never return */
+		/* another simulated thread holds it and nothing else can run: a
+		   timed wait times out, an untimed one would never return */
 		if (timeout) {
 			*timeout = 0;
 			UNLOCK();
@@ -771,9 +785,18 @@ static void fill_info(SceKernelThreadInfo *info, SceUID thid, SceUInt32 status, 
 	/* entry, stack, stackSize, cpu ids, clocks, counts: 0 (no real thread) */
 }
 
+int sim_tls_slot_offset(void)
+{
+#if SIM_TLS_LAYOUT_ABOVE
+	return SIM_TLS_ABOVE_OFFSET;
+#else
+	return -SIM_TLS_AREA_SIZE;
+#endif
+}
+
 #if SIM_BAREMETAL
 /* ---- ARM: simulated threads, TPIDRURO through qemu-arm's set_tls ---- */
-enum { TH_FREE, TH_ALIVE, TH_DORMANT };
+enum { TH_FREE, TH_ALIVE, TH_DORMANT, TH_KILLED }; /* KILLED: dormant-like */
 typedef struct {
 	SceUID id; /* 0 when free */
 	int state;
@@ -782,7 +805,21 @@ typedef struct {
 
 static thr_t thr[SIM_MAX_THREADS] = {{SIM_MAIN_THREAD_ID, TH_ALIVE, 0}}; /* [0]: main, forever */
 /* .bss: zero at start-up, like a fresh thread's slots */
-static uint32_t tls_mem[SIM_MAX_THREADS][TLS_WORDS] __attribute__((aligned(64)));
+/* A thread's TLS block. Standard layout (Vita3K's model): the slots, then
+   TPIDRURO = their end. SIM_TLS_LAYOUT_ABOVE (a build option: a layout the
+   allocator's fast path does not expect): TLS_BELOW_WORDS words of
+   non-zero garbage, then TPIDRURO, a header, then the slots; a fast path
+   that read TPIDRURO - 0x800 + 4 * key would find garbage. */
+#if SIM_TLS_LAYOUT_ABOVE
+#define TLS_BELOW_WORDS TLS_WORDS
+#define TLS_HEAD_WORDS (SIM_TLS_ABOVE_OFFSET / 4)
+#define TLS_GARBAGE 0xB0D1E5u /* odd, not 0: never a valid pointer */
+#else
+#define TLS_BELOW_WORDS 0
+#define TLS_HEAD_WORDS 0
+#endif
+static uint32_t tls_block[SIM_MAX_THREADS][TLS_BELOW_WORDS + TLS_HEAD_WORDS + TLS_WORDS] __attribute__((aligned(64)));
+#define tls_mem(i) (tls_block[i] + TLS_BELOW_WORDS + TLS_HEAD_WORDS) /* the slots */
 static unsigned cur;               /* index of the current thread */
 static unsigned thread_serial = 1; /* n of the next thread id */
 static int tp_ready;
@@ -794,7 +831,11 @@ static unsigned long long self_id(void)
 
 static uint32_t tp_of(unsigned i)
 {
-	return (uint32_t)(uintptr_t)(tls_mem[i] + TLS_WORDS);
+#if SIM_TLS_LAYOUT_ABOVE
+	return (uint32_t)(uintptr_t)(tls_block[i] + TLS_BELOW_WORDS);
+#else
+	return (uint32_t)(uintptr_t)(tls_mem(i) + TLS_WORDS);
+#endif
 }
 
 static uint32_t read_tpidruro(void)
@@ -828,11 +869,18 @@ static void write_tpidruro(uint32_t v)
 /* A fresh TLS area: zeroed, then the slots the kernel fills. */
 static void tls_fresh(unsigned i, SceUID id)
 {
-	memset(tls_mem[i], 0, sizeof tls_mem[i]);
-	tls_mem[i][SIM_TLS_KEY_PROCESS_ID] = SIM_PROCESS_ID;
-	tls_mem[i][SIM_TLS_KEY_THREAD_ID] = (uint32_t)id;
-	tls_mem[i][SIM_TLS_KEY_PRIORITY] = SIM_THREAD_PRIORITY;
-	tls_mem[i][SIM_TLS_KEY_CPU_AFFINITY] = SIM_THREAD_AFFINITY;
+	memset(tls_block[i], 0, sizeof tls_block[i]);
+#if SIM_TLS_LAYOUT_ABOVE
+	{
+		unsigned w;
+		for (w = 0; w < TLS_BELOW_WORDS; w++)
+			tls_block[i][w] = TLS_GARBAGE + 2u * w;
+	}
+#endif
+	tls_mem(i)[SIM_TLS_KEY_PROCESS_ID] = SIM_PROCESS_ID;
+	tls_mem(i)[SIM_TLS_KEY_THREAD_ID] = (uint32_t)id;
+	tls_mem(i)[SIM_TLS_KEY_PRIORITY] = SIM_THREAD_PRIORITY;
+	tls_mem(i)[SIM_TLS_KEY_CPU_AFFINITY] = SIM_THREAD_AFFINITY;
 }
 
 static void tp_boot(void)
@@ -871,7 +919,7 @@ void *sceKernelGetTLSAddr(int key)
 	if (tp != tp_of(cur))
 		report("sceKernelGetTLSAddr", (void *)(uintptr_t)tp, NULL,
 		       "TPIDRURO is not the current simulated thread's (changed behind the simulator's back)", 1);
-	return (void *)(uintptr_t)(tp - SIM_TLS_AREA_SIZE + 4u * (unsigned)key);
+	return (void *)(uintptr_t)(tp + (uint32_t)sim_tls_slot_offset() + 4u * (unsigned)key);
 }
 
 int sceKernelGetThreadId(void)
@@ -893,6 +941,7 @@ int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info)
 		return SIM_ERR_UNKNOWN_THREAD_ID;
 	fill_info(info, thr[i].id,
 	          thr[i].state == TH_DORMANT ? SIM_THREAD_STATUS_DORMANT
+	          : thr[i].state == TH_KILLED ? SIM_THREAD_STATUS_DELETED
 	          : (unsigned)i == cur       ? SIM_THREAD_STATUS_RUNNING
 	                                     : SIM_THREAD_STATUS_READY,
 	          thr[i].exit_status);
@@ -906,7 +955,7 @@ void *sceKernelGetThreadTLSAddr(SceUID thid, int key)
 	i = find_thread(thid);
 	if (i < 0 || !valid_key(key))
 		return NULL;
-	return &tls_mem[i][key];
+	return &tls_mem(i)[key];
 }
 
 static SceUID thread_new(SceUID id)
@@ -949,12 +998,14 @@ int sim_thread_switch(SceUID thid)
 	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
 	if (i < 0)
 		return SIM_ERR_UNKNOWN_THREAD_ID;
-	if (thr[i].state == TH_DORMANT)
+	if (thr[i].state != TH_ALIVE)
 		return SIM_ERR_DORMANT;
 	cur = (unsigned)i;
 	write_tpidruro(tp_of(cur));
 	return 0;
 }
+
+static void ctx_forget(unsigned i); /* with the runnable threads, below */
 
 /* Common part of the two exits: thid's index, or an error (< 0). */
 static int exiting(SceUID thid)
@@ -964,6 +1015,7 @@ static int exiting(SceUID thid)
 		return SIM_ERR_UNKNOWN_THREAD_ID;
 	if (i == 0)
 		return SIM_ERR_ILLEGAL_THREAD_ID; /* the main thread */
+	ctx_forget((unsigned)i);
 	if ((unsigned)i == cur) { /* the "scheduler" runs the main thread */
 		cur = 0;
 		write_tpidruro(tp_of(cur));
@@ -981,23 +1033,255 @@ int sim_thread_exit(SceUID thid)
 	thr[i].id = 0;
 	thr[i].state = TH_FREE;
 	if (poison)
-		memset(tls_mem[i], 0xDD, sizeof tls_mem[i]);
+		memset(tls_mem(i), 0xDD, TLS_WORDS * 4);
+	return 0;
+}
+
+/* Common part of the two exits that keep the thread queryable. */
+static int exit_keep(SceUID thid, int state, int exit_status)
+{
+	int i;
+	BOOT();
+	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
+	if (i >= 0 && thr[i].state != TH_ALIVE)
+		return SIM_ERR_DORMANT;
+	i = exiting(thid);
+	if (i < 0)
+		return i;
+	thr[i].state = state;
+	thr[i].exit_status = exit_status;
 	return 0;
 }
 
 int sim_thread_exit_dormant(SceUID thid, int exit_status)
 {
+	return exit_keep(thid, TH_DORMANT, exit_status);
+}
+
+int sim_thread_kill(SceUID thid)
+{
+	return exit_keep(thid, TH_KILLED, 0);
+}
+
+/* Only a thread that no longer runs can be deleted (NOT_DORMANT
+   otherwise, the caller included: it is running). */
+int sceKernelDeleteThread(SceUID thid)
+{
 	int i;
 	BOOT();
-	i = thid == SIM_THREAD_ID_SELF ? -1 : find_thread(thid);
-	if (i >= 0 && thr[i].state == TH_DORMANT)
-		return SIM_ERR_DORMANT;
-	i = exiting(thid);
+	i = thid == SIM_THREAD_ID_SELF ? (int)cur : find_thread(thid);
 	if (i < 0)
-		return i;
-	thr[i].state = TH_DORMANT;
-	thr[i].exit_status = exit_status;
-	return 0;
+		return SIM_ERR_UNKNOWN_THREAD_ID;
+	if (thr[i].state == TH_ALIVE)
+		return SIM_ERR_NOT_DORMANT;
+	return sim_thread_exit(thr[i].id);
+}
+
+/* ---- runnable simulated threads: own stacks, switched cooperatively ---- */
+/* A spawned thread has a stack here and a saved context; the main thread's
+   context is the program's own. Switching saves the callee-saved core and
+   VFP registers (AAPCS, hard float) on the old stack and pops the new
+   one's; a new thread's stack starts with a frame that "returns" into
+   spawn_trampoline. Only spawned threads and the main thread run code;
+   a thread made by sim_thread_create has no context and is never chosen. */
+#define SPAWN_MAX 16
+#define SPAWN_STACK (64 * 1024)
+enum { CTX_NONE, CTX_READY, CTX_DONE };
+static uint8_t spawn_stacks[SPAWN_MAX][SPAWN_STACK] __attribute__((aligned(16)));
+static int spawn_stack_used[SPAWN_MAX];
+static struct {
+	int state;      /* CTX_* */
+	int stack;      /* index in spawn_stacks */
+	uint32_t sp;    /* saved stack pointer while not running */
+	sim_entry_t entry;
+	void *arg;
+} ctx[SIM_MAX_THREADS];
+static uint32_t sched_rng = 0x9E3779B9u;
+static unsigned preempt_percent[SIM_PREEMPT_POINTS];
+static unsigned preempt_hits[SIM_PREEMPT_POINTS], preempt_switches[SIM_PREEMPT_POINTS];
+
+/* void ctx_switch(uint32_t *save_sp, uint32_t new_sp): saves r3-r11, lr
+   (r3: keeps the frame 8-byte aligned) and d8-d15 on this stack, stores
+   sp, loads new_sp and pops the same frame from it. */
+__attribute__((naked, noinline)) static void ctx_switch(uint32_t *save_sp, uint32_t new_sp)
+{
+	__asm__ volatile("push {r3-r11, lr}\n\t"
+	                 "vpush {d8-d15}\n\t"
+	                 "mov r2, sp\n\t"
+	                 "str r2, [r0]\n\t"
+	                 "mov sp, r1\n\t"
+	                 "vpop {d8-d15}\n\t"
+	                 "pop {r3-r11, pc}\n\t");
+	(void)save_sp;
+	(void)new_sp;
+}
+
+static uint32_t sched_next_random(void)
+{
+	uint32_t x = sched_rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return sched_rng = x;
+}
+
+static int runnable(unsigned i)
+{
+	return thr[i].state == TH_ALIVE && (i == 0 || ctx[i].state == CTX_READY);
+}
+
+/* Another runnable thread, chosen at random; -1 if none. */
+static int pick_other(void)
+{
+	unsigned i, n = 0, k;
+	for (i = 0; i < SIM_MAX_THREADS; i++)
+		n += i != cur && runnable(i);
+	if (n == 0)
+		return -1;
+	k = sched_next_random() % n;
+	for (i = 0; i < SIM_MAX_THREADS; i++)
+		if (i != cur && runnable(i) && k-- == 0)
+			return (int)i;
+	return -1;
+}
+
+static void run(unsigned to, uint32_t *save_sp)
+{
+	cur = to;
+	write_tpidruro(tp_of(cur));
+	ctx_switch(save_sp, ctx[to].sp);
+}
+
+static void spawn_trampoline(void)
+{
+	unsigned me = cur;
+	static uint32_t dead_sp;
+	int to;
+	ctx[me].entry(ctx[me].arg);
+	/* returned: dormant, as a Vita thread that returns from its entry */
+	ctx[me].state = CTX_DONE;
+	spawn_stack_used[ctx[me].stack] = 0; /* reused only after the switch */
+	thr[me].state = TH_DORMANT;
+	thr[me].exit_status = 0;
+	to = pick_other();
+	if (to < 0)
+		to = 0;
+	run((unsigned)to, &dead_sp);
+	report("sim_thread_spawn", NULL, NULL, "a finished thread was resumed", 1);
+}
+
+/* Thread i ends without returning from its entry (sim_thread_exit and
+   friends, from another thread): its context and stack are dropped. */
+static void ctx_forget(unsigned i)
+{
+	if (ctx[i].state != CTX_READY)
+		return;
+	if (i == cur)
+		report("sim_thread_exit", NULL, NULL, "a spawned thread ends by returning from its entry, not by exiting itself", 1);
+	ctx[i].state = CTX_NONE;
+	spawn_stack_used[ctx[i].stack] = 0;
+}
+
+/* The running code belongs to a thread that has a context of its own. */
+static int ctx_running(void)
+{
+	return cur == 0 || ctx[cur].state == CTX_READY;
+}
+
+static int sched_can_wait(void)
+{
+	return ctx_running() && pick_other() >= 0;
+}
+
+SceUID sim_thread_spawn(sim_entry_t entry, void *arg)
+{
+	SceUID id;
+	int s, i;
+	uint32_t *sp;
+	BOOT();
+	for (s = 0; s < SPAWN_MAX && spawn_stack_used[s]; s++)
+		;
+	if (s == SPAWN_MAX || !entry)
+		return SIM_ERR_NO_MEMORY;
+	id = sim_thread_create();
+	if (id < 0)
+		return id;
+	i = find_thread(id);
+	spawn_stack_used[s] = 1;
+	ctx[i].state = CTX_READY;
+	ctx[i].stack = s;
+	ctx[i].entry = entry;
+	ctx[i].arg = arg;
+	/* the frame ctx_switch pops: d8-d15 (16 words), r3-r11 (9), pc */
+	sp = (uint32_t *)(spawn_stacks[s] + SPAWN_STACK) - 26;
+	memset(sp, 0, 25 * 4);
+	sp[25] = (uint32_t)(uintptr_t)spawn_trampoline;
+	ctx[i].sp = (uint32_t)(uintptr_t)sp;
+	return id;
+}
+
+void sim_yield(void)
+{
+	int to;
+	unsigned me;
+	BOOT();
+	if (!ctx_running())
+		return;
+	to = pick_other();
+	if (to < 0)
+		return;
+	me = cur;
+	run((unsigned)to, &ctx[me].sp);
+	/* resumed: whoever switched back set cur = me */
+}
+
+void sim_sched_run(void)
+{
+	unsigned i;
+	int any;
+	BOOT();
+	if (cur != 0)
+		report("sim_sched_run", NULL, NULL, "must be called by the main thread", 1);
+	do {
+		any = 0;
+		for (i = 1; i < SIM_MAX_THREADS; i++)
+			any |= thr[i].state == TH_ALIVE && ctx[i].state == CTX_READY;
+		if (any)
+			sim_yield();
+	} while (any);
+}
+
+void sim_preempt_config(unsigned seed, unsigned percent)
+{
+	unsigned i;
+	sched_rng = seed ? seed : 0x9E3779B9u;
+	for (i = 0; i < SIM_PREEMPT_POINTS; i++)
+		preempt_percent[i] = percent;
+}
+
+void sim_preempt_set_point(unsigned id, unsigned percent)
+{
+	if (id < SIM_PREEMPT_POINTS)
+		preempt_percent[id] = percent;
+}
+
+void sim_preempt_point(unsigned id)
+{
+	if (id >= SIM_PREEMPT_POINTS)
+		return;
+	preempt_hits[id]++;
+	if (!preempt_percent[id] || !tp_ready || !ctx_running())
+		return;
+	if (sched_next_random() % 100 < preempt_percent[id]) {
+		preempt_switches[id]++;
+		sim_yield();
+	}
+}
+
+void sim_preempt_counts(unsigned id, unsigned *hits, unsigned *switches)
+{
+	*hits = id < SIM_PREEMPT_POINTS ? preempt_hits[id] : 0;
+	*switches = id < SIM_PREEMPT_POINTS ? preempt_switches[id] : 0;
 }
 
 SceUID sim_thread_current(void)
@@ -1076,7 +1360,16 @@ SceUID sim_thread_create_with_id(SceUID thid) { (void)thid; return SIM_ERR_UNSUP
 int sim_thread_switch(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 int sim_thread_exit(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 int sim_thread_exit_dormant(SceUID thid, int exit_status) { (void)thid; (void)exit_status; return SIM_ERR_UNSUP; }
+int sim_thread_kill(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
+int sceKernelDeleteThread(SceUID thid) { (void)thid; return SIM_ERR_UNSUP; }
 SceUID sim_thread_current(void) { return host_self(); }
+SceUID sim_thread_spawn(sim_entry_t entry, void *arg) { (void)entry; (void)arg; return SIM_ERR_UNSUP; }
+void sim_yield(void) { }
+void sim_sched_run(void) { }
+void sim_preempt_config(unsigned seed, unsigned percent) { (void)seed; (void)percent; }
+void sim_preempt_set_point(unsigned id, unsigned percent) { (void)id; (void)percent; }
+void sim_preempt_point(unsigned id) { (void)id; }
+void sim_preempt_counts(unsigned id, unsigned *hits, unsigned *switches) { (void)id; *hits = *switches = 0; }
 #endif
 
 /* ---------------------------------------------------- test control API -- */

@@ -15,7 +15,8 @@
  * models it), each thread has a 0x800-byte TLS area whose end is the value
  * of the ARM register TPIDRURO (mrc p15, 0, rX, c13, c0, 3):
  *     sceKernelGetTLSAddr(key) == TPIDRURO - 0x800 + 4 * key, keys 0..0x100,
- * 4-byte slots. The simulator sets TPIDRURO with the ARM Linux private
+ * 4-byte slots (a build option moves them above TPIDRURO instead: see
+ * sim_tls_slot_offset). The simulator sets TPIDRURO with the ARM Linux private
  * syscall set_tls, which qemu-arm (linux-user) implements: the ARM test
  * programs must run under qemu-arm, not on bare hardware or qemu-system.
  * sim_crt.o sets it before _init_vita_heap (sim_kernel_start below).
@@ -118,10 +119,12 @@ typedef struct SceKernelThreadInfo {
 #define SIM_THREAD_ID_SELF                        0 /* SCE_KERNEL_THREAD_ID_SELF */
 #define SIM_TLS_KEY_MAX                           0x100 /* keys 0..0x100 */
 #define SIM_TLS_AREA_SIZE                         0x800 /* below TPIDRURO */
+#define SIM_TLS_ABOVE_OFFSET                      0x40  /* SIM_TLS_LAYOUT_ABOVE: slot 0 at TPIDRURO + this */
 /* SceThreadStatus values the simulator reports. */
 #define SIM_THREAD_STATUS_RUNNING                 1  /* the current thread */
 #define SIM_THREAD_STATUS_READY                   2  /* alive, not current */
 #define SIM_THREAD_STATUS_DORMANT                 16 /* exited, not deleted */
+#define SIM_THREAD_STATUS_DELETED                 32 /* killed by the thread manager, not deleted */
 /* Slots the kernel fills in a new thread's TLS (Vita3K kernel/types.h
    TlsItems, thread.cpp); every other slot starts at 0. */
 #define SIM_TLS_KEY_PROCESS_ID                    0
@@ -153,6 +156,7 @@ typedef struct SceKernelThreadInfo {
 #define SIM_ERR_UNKNOWN_THREAD_ID     ((int)0x80028021u) /* no such (live) thread */
 #define SIM_ERR_ILLEGAL_THREAD_ID     ((int)0x80028022u)
 #define SIM_ERR_DORMANT               ((int)0x80028027u)
+#define SIM_ERR_NOT_DORMANT           ((int)0x80028028u) /* DeleteThread: thread still alive */
 
 /* ------------------------------------------------- the simulated kernel -- */
 SceUID sceKernelAllocMemBlock(const char *name, SceUInt32 type, SceSize size, SceKernelAllocMemBlockOpt *opt);
@@ -196,8 +200,23 @@ int sceKernelGetThreadId(void);
 int sceKernelGetThreadInfo(SceUID thid, SceKernelThreadInfo *info);
 void *sceKernelGetThreadTLSAddr(SceUID thid, int key);
 void *sceKernelGetTLSAddr(int key);
+/* sceKernelDeleteThread(thid): deletes a thread that no longer runs
+   (dormant, or killed: see sim_thread_exit_dormant / sim_thread_kill),
+   exactly as sim_thread_exit does; NOT_DORMANT for an alive thread (the
+   caller included), UNKNOWN_THREAD_ID for no such thread. Host: UNSUP. */
+int sceKernelDeleteThread(SceUID thid);
 
 /* ------------------------------------------------- test-control API ------ */
+/* Where slot 0 lies relative to TPIDRURO in this build of the simulator:
+   sceKernelGetTLSAddr(key) == TPIDRURO + sim_tls_slot_offset() + 4 * key.
+   -SIM_TLS_AREA_SIZE (-0x800) normally, the layout the Vita's fast paths
+   expect; SIM_TLS_ABOVE_OFFSET (0x40) when the simulator is compiled with
+   SIM_TLS_LAYOUT_ABOVE=1 (CMake: -DVITA_SIM_TLS_ABOVE=ON), a layout no
+   fast path may assume: the 0x800 bytes below TPIDRURO then hold non-zero
+   garbage (odd values, never valid pointers) in every thread. Host: the
+   layout of the ARM build (the host's slots are __thread storage). */
+int sim_tls_slot_offset(void);
+
 typedef struct {
 	unsigned live_blocks, peak_blocks, alloc_calls, free_calls, failed_calls;
 	unsigned long long live_bytes, peak_bytes;
@@ -290,8 +309,49 @@ int sim_thread_exit(SceUID thid);
    switched to. sim_thread_exit deletes it later. Errors as
    sim_thread_exit (SIM_ERR_DORMANT if it already is dormant). */
 int sim_thread_exit_dormant(SceUID thid, int exit_status);
+/* The thread manager kills the thread (e.g. its stack overflowed): like
+   sim_thread_exit_dormant, but its status is SIM_THREAD_STATUS_DELETED
+   (SCE_THREAD_DELETED / SCE_THREAD_KILLED, 32) and exitStatus 0. */
+int sim_thread_kill(SceUID thid);
 /* The current thread's id (== sceKernelGetThreadId()). */
 SceUID sim_thread_current(void);
+
+/* ---- runnable simulated threads and preemption points (ARM) -------------
+ * sim_thread_spawn gives a new thread (as sim_thread_create) code of its
+ * own: entry(arg) runs on a stack of the simulator's (64 KiB; at most 16
+ * such threads at a time) the first time the scheduler switches to it.
+ * When entry returns, the thread is dormant (as a Vita thread returning
+ * from its entry; delete it with sceKernelDeleteThread) and another
+ * runnable thread runs. Runnable: the main thread and every spawned thread
+ * that has not finished. Nothing is preemptive by itself: switches happen
+ * in sim_yield, in sceKernelLockLwMutex while another thread holds the
+ * mutex (it waits by letting the others run, as on the Vita), and at
+ * sim_preempt_point. The choice of the next thread and of whether a
+ * preemption point switches comes from one xorshift32 sequence
+ * (sim_preempt_config's seed): a run is repeatable.
+ * A spawned thread must end by returning from entry; sim_thread_exit and
+ * friends may end it from another thread (its context is dropped).
+ * Host: sim_thread_spawn returns SIM_ERR_UNSUP, the rest does nothing. */
+typedef void (*sim_entry_t)(void *arg);
+SceUID sim_thread_spawn(sim_entry_t entry, void *arg);
+/* Switches to another runnable thread (chosen at random), if any; returns
+   when something switches back. Does nothing while the main thread's code
+   runs as a thread without code (sim_thread_switch to a created thread). */
+void sim_yield(void);
+/* Main thread: runs the spawned threads until every one has finished. */
+void sim_sched_run(void);
+/* Preemption points: code under test (vitalloc built with the Cargo
+   feature sim-preempt) calls sim_preempt_point(id) where a switch to
+   another thread exposes an interleaving; it switches (sim_yield) with
+   probability percent/100. percent 0 (the default) never switches. The
+   seed also drives sim_yield's choices. */
+#define SIM_PREEMPT_POINTS 8 /* ids 0..7 (others are ignored) */
+void sim_preempt_config(unsigned seed, unsigned percent);
+/* Point id alone switches with probability percent/100 from now on. */
+void sim_preempt_set_point(unsigned id, unsigned percent);
+void sim_preempt_point(unsigned id);
+/* How often point id was reached, and how often it switched. */
+void sim_preempt_counts(unsigned id, unsigned *hits, unsigned *switches);
 
 #ifdef __cplusplus
 }

@@ -671,7 +671,8 @@ static void test_thread_info_common(void)
 }
 
 #ifdef SIM_THREADS
-/* sceKernelGetTLSAddr(k) == TPIDRURO - 0x800 + 4k for the current thread. */
+/* sceKernelGetTLSAddr(k) == TPIDRURO + sim_tls_slot_offset() + 4k (-0x800
+   + 4k normally) for the current thread. */
 static int layout_ok(void)
 {
 	static const int keys[] = {0, 1, 2, 8, 9, 0x40, 0x88, 0x89, 0xFF, 0x100};
@@ -679,7 +680,7 @@ static int layout_ok(void)
 	unsigned i;
 	int ok = tp != 0;
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		uintptr_t want = tp - 0x800 + 4u * (unsigned)keys[i];
+		uintptr_t want = tp + (uint32_t)sim_tls_slot_offset() + 4u * (unsigned)keys[i];
 		ok &= (uintptr_t)sceKernelGetTLSAddr(keys[i]) == want;
 		ok &= (uintptr_t)sceKernelGetThreadTLSAddr(SIM_THREAD_ID_SELF, keys[i]) == want;
 		ok &= (uintptr_t)sceKernelGetThreadTLSAddr(sceKernelGetThreadId(), keys[i]) == want;
@@ -706,7 +707,9 @@ static void test_sim_threads(void)
 	CHECK_EQ(tp_at_first_constructor, main_tp);
 	CHECK_EQ(sceKernelGetThreadId(), main_id);
 	CHECK(layout_ok());
-	CHECK_EQ((uintptr_t)sceKernelGetTLSAddr(0) + 0x800, main_tp);
+	CHECK_EQ((uintptr_t)sceKernelGetTLSAddr(0) - (uint32_t)sim_tls_slot_offset(), main_tp);
+	if (sim_tls_slot_offset() > 0) /* the other layout: garbage below */
+		CHECK(*(uint32_t *)(main_tp - 0x800 + 4 * 0xE7) != 0 && *(uint32_t *)(main_tp - 4) != 0);
 	test_thread_info_common();
 	CHECK_EQ(get_info(main_id, &info), 0);
 	CHECK(strcmp(info.name, "main_thread") == 0);
@@ -732,7 +735,7 @@ static void test_sim_threads(void)
 	CHECK_EQ(sceKernelGetThreadId(), t1);
 	CHECK_EQ(sim_thread_current(), t1);
 	CHECK(read_tpidruro() != main_tp);
-	CHECK_EQ((uintptr_t)t1_slot, read_tpidruro() - 0x800 + 4 * 0x89);
+	CHECK_EQ((uintptr_t)t1_slot, read_tpidruro() + (uint32_t)sim_tls_slot_offset() + 4 * 0x89);
 	CHECK(layout_ok());
 	CHECK(fresh_slots(0, t1));
 	CHECK(sceKernelGetTLSAddr(0x89) == t1_slot);
@@ -807,9 +810,32 @@ static void test_sim_threads(void)
 	CHECK(slot_of(t4, 0x89) && *slot_of(t4, 0x89) == 77); /* kept */
 	CHECK_EQ(sim_thread_switch(t4), SIM_ERR_DORMANT);
 	CHECK_EQ(sim_thread_exit_dormant(t4, 8), SIM_ERR_DORMANT);
+	CHECK_EQ(sim_thread_kill(t4), SIM_ERR_DORMANT);
 	CHECK_EQ(sim_thread_exit(t4), 0);
 	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
 	CHECK(slot_of(t4, 0x89) == NULL);
+
+	/* sceKernelDeleteThread: only a thread that no longer runs */
+	t4 = sim_thread_create();
+	CHECK_EQ(sceKernelDeleteThread(t4), SIM_ERR_NOT_DORMANT);
+	CHECK_EQ(sceKernelDeleteThread(SIM_THREAD_ID_SELF), SIM_ERR_NOT_DORMANT);
+	CHECK_EQ(sceKernelDeleteThread(main_id), SIM_ERR_NOT_DORMANT);
+	CHECK_EQ(sim_thread_exit_dormant(t4, 3), 0);
+	CHECK_EQ(sceKernelDeleteThread(t4), 0);
+	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+	CHECK_EQ(sceKernelDeleteThread(t4), SIM_ERR_UNKNOWN_THREAD_ID);
+
+	/* killed by the thread manager: queryable as DELETED until deleted */
+	t4 = sim_thread_create();
+	CHECK_EQ(sim_thread_switch(t4), 0);
+	CHECK_EQ(sim_thread_kill(t4), 0);
+	CHECK_EQ(sceKernelGetThreadId(), main_id);
+	CHECK_EQ(get_info(t4, &info), 0);
+	CHECK_EQ(info.status, SIM_THREAD_STATUS_DELETED);
+	CHECK(slot_of(t4, 0x89) != NULL);
+	CHECK_EQ(sim_thread_switch(t4), SIM_ERR_DORMANT);
+	CHECK_EQ(sceKernelDeleteThread(t4), 0);
+	CHECK_EQ(get_info(t4, &info), SIM_ERR_UNKNOWN_THREAD_ID);
 
 	/* poison: a dead thread's area reads 0xDD...; a new thread's is zeroed */
 	sim_set_poison(1);
@@ -929,6 +955,8 @@ static void test_thread_calls_host(void)
 	CHECK_EQ(sim_thread_switch(me), SIM_ERR_UNSUP);
 	CHECK_EQ(sim_thread_exit(me), SIM_ERR_UNSUP);
 	CHECK_EQ(sim_thread_exit_dormant(me, 0), SIM_ERR_UNSUP);
+	CHECK_EQ(sim_thread_kill(me), SIM_ERR_UNSUP);
+	CHECK_EQ(sceKernelDeleteThread(me), SIM_ERR_UNSUP);
 	sim_kernel_start(); /* nothing to do */
 	CHECK_EQ(sceKernelGetThreadId(), me);
 	pthread_create(&th, NULL, other_pthread, NULL);
@@ -940,6 +968,82 @@ static void test_thread_calls_host(void)
 	CHECK(sceKernelGetThreadTLSAddr(other_tid, 0x89) == NULL); /* only one's own */
 	CHECK(sceKernelGetThreadTLSAddr(me, 0x89) == sceKernelGetTLSAddr(0x89));
 	CHECK_EQ(get_info(other_tid + 0x10 * 1000, &info), SIM_ERR_UNKNOWN_THREAD_ID);
+}
+#endif
+
+#ifdef SIM_THREADS
+/* Runnable threads: each runs on its own stack as itself (id, TLS slot),
+   keeps its locals and callee-saved registers across switches, waits for
+   an LwMutex another thread holds by letting it run, and is dormant once
+   its entry returns. */
+static SceKernelLwMutexWork spawn_mutex;
+static int spawn_steps[3], spawn_order[64], spawn_n, spawn_bad;
+
+static void spawn_body(void *arg)
+{
+	int k = (int)(uintptr_t)arg;
+	SceUID me = sceKernelGetThreadId();
+	volatile double f = 1.5 * k; /* lives in a VFP register across switches */
+	int i;
+	*(uint32_t *)sceKernelGetTLSAddr(0x89) = 0xA0u + (uint32_t)k;
+	for (i = 0; i < 5; i++) {
+		if (spawn_n < 64)
+			spawn_order[spawn_n++] = k;
+		if (k == 0 && i == 1) { /* hold the mutex across switches */
+			sceKernelLockLwMutex(&spawn_mutex, 1, NULL);
+			sim_yield();
+			sim_yield();
+			sceKernelUnlockLwMutex(&spawn_mutex, 1);
+		} else if (k != 0 && i == 2) {
+			sceKernelLockLwMutex(&spawn_mutex, 1, NULL); /* may wait */
+			sceKernelUnlockLwMutex(&spawn_mutex, 1);
+		}
+		sim_yield();
+		spawn_bad |= sceKernelGetThreadId() != me;
+		spawn_bad |= *(uint32_t *)sceKernelGetTLSAddr(0x89) != 0xA0u + (uint32_t)k;
+		spawn_bad |= f != 1.5 * k;
+		spawn_steps[k]++;
+	}
+}
+
+static void test_spawn(void)
+{
+	SceUID t[3];
+	SceKernelThreadInfo info;
+	int k, switched = 0;
+	CHECK_EQ(sceKernelCreateLwMutex(&spawn_mutex, "spawn", 0, 0, NULL), 0);
+	sim_preempt_config(12345, 0);
+	for (k = 0; k < 3; k++) {
+		t[k] = sim_thread_spawn(spawn_body, (void *)(uintptr_t)k);
+		CHECK(t[k] > 0);
+	}
+	CHECK_EQ(sceKernelGetThreadId(), SIM_MAIN_THREAD_ID); /* not started yet */
+	sim_sched_run();
+	CHECK_EQ(sceKernelGetThreadId(), SIM_MAIN_THREAD_ID);
+	CHECK_EQ(spawn_bad, 0);
+	for (k = 0; k < 3; k++) {
+		CHECK_EQ(spawn_steps[k], 5);
+		CHECK_EQ(get_info(t[k], &info), 0);
+		CHECK_EQ(info.status, SIM_THREAD_STATUS_DORMANT);
+		CHECK_EQ(sim_thread_switch(t[k]), SIM_ERR_DORMANT);
+		CHECK_EQ(sceKernelDeleteThread(t[k]), 0);
+	}
+	for (k = 1; k < spawn_n; k++)
+		switched += spawn_order[k] != spawn_order[k - 1];
+	CHECK(switched >= 3); /* they interleaved */
+	CHECK_EQ(sim_lwmutex_count(&spawn_mutex), 0);
+	CHECK_EQ(sceKernelDeleteLwMutex(&spawn_mutex), 0);
+	/* preemption points: percent 100 switches whenever another can run */
+	sim_preempt_config(7, 100);
+	sim_preempt_point(3); /* only main: nothing to switch to */
+	{
+		unsigned hits, sw;
+		sim_preempt_counts(3, &hits, &sw);
+		CHECK_EQ(hits, 1u);
+		CHECK_EQ(sw, 1u); /* decided to switch, found no one: returns */
+	}
+	sim_preempt_config(0, 0);
+	CHECK_EQ(sceKernelGetThreadId(), SIM_MAIN_THREAD_ID);
 }
 #endif
 
@@ -963,6 +1067,7 @@ int main(void)
 #else
 	test_sim_threads();
 	test_lwmutex_across_switches();
+	test_spawn();
 #endif
 	sim_get_counters(&c);
 	CHECK_EQ(c.live_blocks, 1); /* only the sbrk heap is left */

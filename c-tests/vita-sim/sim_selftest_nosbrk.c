@@ -25,7 +25,7 @@ int main(void)
 #if defined(__arm__) && !defined(__linux__)
 	/* sim_crt set TPIDRURO (the main thread's TLS) before _init_vita_heap */
 	ok = ok && sim_fake_heap_tp_at_init != 0 &&
-	     sim_fake_heap_tp_at_init == (unsigned long)sceKernelGetTLSAddr(0) + SIM_TLS_AREA_SIZE;
+	     sim_fake_heap_tp_at_init == (unsigned long)sceKernelGetTLSAddr(0) - (unsigned long)sim_tls_slot_offset();
 #endif
 	free(p);
 	printf("sim_selftest_nosbrk: %s (live blocks %u, fake _init_vita_heap calls %d)\n", ok ? "ok" : "FAILED",

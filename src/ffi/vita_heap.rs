@@ -23,11 +23,15 @@ unsafe extern "C" {
     static vitalloc_single_block_size: *const c_uint;
 }
 
-/// Called by crt0 before `main` and before C++ constructors: creates the
-/// heap's lock while the program is still single-threaded and applies the
-/// program's `_newlib_heap_size_user` as the limit. Reserves no memory.
+/// Called by crt0 before `main` and before C++ constructors: checks the
+/// thread-local storage layout and creates the heap's lock while the
+/// program is still single-threaded, and applies the program's
+/// `_newlib_heap_size_user` as the limit. Reserves no memory.
 #[unsafe(no_mangle)]
 pub extern "C" fn _init_vita_heap() {
+    // Before anything allocates, while this is the only thread: whether
+    // the fast path may read the thread slot below TPIDRURO.
+    crate::sys::thread::check_layout();
     HEAP.raw_lock().ensure_created();
     // SAFETY: a weak reference: null when the program defines no size,
     // otherwise the address of its `unsigned int`.

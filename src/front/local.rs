@@ -17,17 +17,27 @@
 //! - `spare[c]` is null or an empty SMALL span of class `c` owned by this
 //!   heap, neither current nor queued;
 //! - a span owned by this heap that is neither current, queued nor spare is
-//!   full and tagged `owner == self | FULL`.
+//!   full and tagged FULL in its owner word;
+//! - `remote` holds spans whose owner word has QUEUED set, each once; a
+//!   span whose word names this heap is FULL or in one of its lists.
 //!
 //! Only the owning thread touches a thread heap, except `remote` (pushed by
 //! other threads) and, under the heap lock, the counters (read by
 //! statistics) and the whole heap once its thread is gone.
+//!
+//! A heap's memory is a record that outlives its thread: when the thread
+//! is gone the record is recycled for a new thread, but `remote` is never
+//! reset. A thread that queued a span for the old owner may still be
+//! pushing it there; whoever holds the record next (a new thread, or the
+//! shared heap while the record waits unused) takes those spans off and
+//! hands each to its current owner ([`LocalHeap::take_remote`]), so no push
+//! is ever lost and none lands on memory that became something else.
 
 use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
 use crate::heap::config::{DIRECT_MAX, SMALL_MAX, SPARE_PAGES};
-use crate::heap::span::{self, FULL, FreeObj, NONE, Span};
+use crate::heap::span::{self, FLAGS, FULL, FreeObj, NO_OWNER, NONE, QUEUED, Span};
+use crate::sync::model::{AtomicPtr, Fresh, Ordering};
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// Entries of `direct`.
 pub const DIRECT_LEN: usize = DIRECT_MAX / 8 + 1;
@@ -119,6 +129,7 @@ pub struct LocalHeap {
     pub span_pages: [u8; CLASS_COUNT],
     /// Full spans other threads freed objects into (a lock-free stack
     /// through `Span::remote_next`, pushed by them, taken whole by us).
+    /// Never reset once the record exists (see the module comment).
     pub remote: AtomicPtr<Span>,
     /// Counters, read under the heap lock by statistics.
     pub counters: Counters,
@@ -162,13 +173,44 @@ impl LocalHeap {
         }
     }
 
-    /// Resets a recycled heap (memory from metadata) to `new()`.
+    /// Makes a heap in fresh metadata memory that nothing points at.
     ///
     /// # Safety
-    /// `this` is writable memory for a LocalHeap nobody uses.
+    /// `this` is writable memory for a LocalHeap that no thread has seen.
     pub unsafe fn init(this: *mut LocalHeap) {
         // SAFETY: per the caller.
-        unsafe { this.write(LocalHeap::new()) };
+        unsafe {
+            this.write(LocalHeap {
+                remote: AtomicPtr::fresh(ptr::null_mut()),
+                ..LocalHeap::new()
+            })
+        };
+    }
+
+    /// Resets a recycled heap record to `new()` except its remote stack,
+    /// which other threads may be pushing onto (it is written only by
+    /// atomics, and its spans are taken off by the record's next owner).
+    ///
+    /// # Safety
+    /// `this` is a recycled record nobody uses (other threads may only
+    /// push onto its `remote`).
+    pub unsafe fn reuse(this: *mut LocalHeap) {
+        let n = LocalHeap::new();
+        // SAFETY: per the caller: every field but `remote` is ours.
+        unsafe {
+            (*this).direct = n.direct;
+            (*this).current = n.current;
+            (*this).queue = n.queue;
+            (*this).spare = n.spare;
+            (*this).spare_pages = n.spare_pages;
+            (*this).span_pages = n.span_pages;
+            (*this).counters = n.counters;
+            (*this).pins_seen = n.pins_seen;
+            (*this).tid = n.tid;
+            (*this).slot = n.slot;
+            (*this).next = n.next;
+            (*this).prev = n.prev;
+        }
     }
 
     /// The address other code compares span owners with.
@@ -197,6 +239,7 @@ impl LocalHeap {
             } else {
                 *(*this).current.get_unchecked(classes::class_of(size))
             };
+            (*span).lists.write();
             let o = (*span).free;
             if o.is_null() {
                 return ptr::null_mut();
@@ -245,6 +288,7 @@ impl LocalHeap {
             if (*o).mark == span as usize {
                 return Freed::Suspect;
             }
+            (*span).lists.write();
             Self::push(span, o);
             (*span).used -= 1;
             // An emptied current span stays current (the next allocation of
@@ -268,6 +312,7 @@ impl LocalHeap {
     pub unsafe fn push(span: *mut Span, o: *mut FreeObj) {
         // SAFETY: per the caller.
         unsafe {
+            (*span).lists.write();
             (*o).next = (*span).free;
             (*o).mark = span as usize;
             (*span).free = o;
@@ -359,6 +404,51 @@ impl LocalHeap {
         }
     }
 
+    /// `malloc_trim` of this heap: takes the remote stack, collects every
+    /// current and queued span and gives each empty one (and every kept
+    /// spare) to `release` once it is claimed for release; spans on a
+    /// remote stack stay (see `Span::claim_for_release`). O(spans of the
+    /// heap).
+    ///
+    /// # Safety
+    /// The caller is the owner (or holds the heap lock for a heap only
+    /// used under it); `release` takes a claimed span (its owner no longer
+    /// touches it).
+    pub unsafe fn trim_spans(this: *mut LocalHeap, mut release: impl FnMut(*mut Span)) {
+        // SAFETY: per the caller: the heap's spans are ours.
+        unsafe {
+            let me = Self::id(this);
+            Self::take_remote(this);
+            for cls in 0..CLASS_COUNT {
+                let s = (*this).current[cls];
+                if s != NONE {
+                    Self::collect(this, s);
+                    if (*s).used == 0 && (*s).claim_for_release(me) {
+                        Self::set_current(this, cls, NONE);
+                        release(s);
+                    }
+                }
+                let mut q = (*this).queue[cls];
+                while !q.is_null() {
+                    let next = (*q).next;
+                    Self::collect(this, q);
+                    if (*q).used == 0 && (*q).claim_for_release(me) {
+                        Self::dequeue(this, q);
+                        release(q);
+                    }
+                    q = next;
+                }
+                Self::release_spares(this, cls, |s| {
+                    let claimed = (*s).claim_for_release(me);
+                    if claimed {
+                        release(s);
+                    }
+                    claimed
+                });
+            }
+        }
+    }
+
     /// Takes a kept empty span of `cls`, or null.
     ///
     /// # Safety
@@ -416,43 +506,82 @@ impl LocalHeap {
     unsafe fn queue_or_tag(this: *mut LocalHeap, span: *mut Span) {
         // SAFETY: per the caller.
         unsafe {
-            if !(*span).free.is_null() {
-                Self::enqueue(this, span);
-                return;
-            }
-            // A freer pushes, then reads the owner; we tag, then read the
-            // list: with both sequentially consistent, one of us sees the
-            // other, so the span cannot be forgotten full with free objects.
-            (*span).owner.store(Self::id(this) | FULL, Ordering::SeqCst);
-            if !(*span).thread_free.load(Ordering::SeqCst).is_null() {
-                (*span).owner.store(Self::id(this), Ordering::SeqCst);
+            (*span).lists.read();
+            if !(*span).free.is_null() || !Span::tag_full(span) {
                 Self::collect(this, span);
                 Self::enqueue(this, span);
             }
         }
     }
 
-    /// Takes the stack of full spans other threads freed into: collects
-    /// each and queues the ones that are still this heap's.
+    /// Pushes `span`, whose QUEUED flag the caller set
+    /// ([`Span::notify`]), onto the remote stack of the record `heap`.
+    /// Lock-free: the loop only repeats when another thread pushed or the
+    /// record's holder took the stack in between.
     ///
     /// # Safety
-    /// The caller is the owner.
+    /// `heap` is a thread heap record (records are never unmapped) and the
+    /// caller set QUEUED in `span`'s owner word for it.
+    pub unsafe fn push_remote_span(heap: *mut LocalHeap, span: *mut Span) {
+        // SAFETY: per the caller: `remote_next` is ours until the push.
+        unsafe {
+            let mut head = (*heap).remote.load(Ordering::Relaxed);
+            loop {
+                (*span).link.write();
+                (*span).remote_next = head;
+                match (*heap).remote.compare_exchange_weak(
+                    head,
+                    span,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(h) => head = h,
+                }
+            }
+        }
+    }
+
+    /// Takes the stack of full spans other threads freed into: each span's
+    /// QUEUED flag is cleared; this heap's own FULL spans are collected and
+    /// queued (or tagged FULL again); a span the record's previous thread
+    /// owned (the record was recycled) goes to its current owner if it
+    /// needs telling. O(spans on the stack).
+    ///
+    /// # Safety
+    /// The caller is the owner, or holds the heap lock for a record whose
+    /// thread is gone.
     pub unsafe fn take_remote(this: *mut LocalHeap) {
-        // SAFETY: spans on our remote stack are live; only ours are touched.
+        // SAFETY: spans on the stack are live (QUEUED keeps them from being
+        // released); only this heap's are changed beyond their flags.
         unsafe {
             if (*this).remote.load(Ordering::Relaxed).is_null() {
                 return;
             }
             let mut s = (*this).remote.swap(ptr::null_mut(), Ordering::Acquire);
             while !s.is_null() {
+                (*s).link.read();
                 let next = (*s).remote_next;
-                (*s).remote_queued.store(false, Ordering::SeqCst);
-                if (*s).owner.load(Ordering::Relaxed) == Self::id(this) | FULL {
-                    // Its objects may have been collected already (the span
-                    // can be pushed here again after it filled up anew).
-                    (*s).owner.store(Self::id(this), Ordering::SeqCst);
-                    Self::collect(this, s);
-                    Self::queue_or_tag(this, s);
+                let w = (*s).owner.fetch_and(!QUEUED, Ordering::AcqRel);
+                if w & QUEUED == 0 {
+                    // Each span is pushed once per QUEUED: a span without it
+                    // was pushed twice, and the stack may loop.
+                    crate::report::fatal(c"vitalloc: a thread heap's remote-span stack is corrupt (a span was queued twice)");
+                }
+                let owner = w & !FLAGS;
+                if owner == Self::id(this) {
+                    if w & FULL != 0 {
+                        Span::untag_full(s);
+                        Self::collect(this, s);
+                        Self::queue_or_tag(this, s);
+                    }
+                } else if owner != NO_OWNER {
+                    // Queued for this record's previous thread, adopted by
+                    // another heap since: it may need telling, now that the
+                    // flag that stood for the telling is gone.
+                    if let Some(h) = Span::notify(s) {
+                        Self::push_remote_span(h as *mut LocalHeap, s);
+                    }
                 }
                 s = next;
             }

@@ -18,17 +18,21 @@
 //! per-thread state is `local`'s.
 
 pub mod local;
+#[cfg(all(test, loom))]
+mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod race_tests;
 
-use crate::heap::classes::{self, CLASS_COUNT, CLASS_SIZE};
+use crate::heap::classes::{self, CLASS_SIZE};
 use crate::heap::config::{MIN_ALIGN, SMALL_MAX};
 use crate::heap::pagemap::PageMap;
 use crate::heap::span::{
-    FULL, FreeObj, KIND_FREE, KIND_LARGE, KIND_MEDIUM, KIND_SMALL, NO_OWNER, NONE, Span,
+    FLAGS, FULL, FreeObj, KIND_FREE, KIND_LARGE, KIND_MEDIUM, KIND_SMALL, NO_OWNER, NONE, Span,
 };
 use crate::heap::{Heap, Misuse, Stats};
 use crate::source::BlockSource;
+use crate::sync::model::Ordering;
 use core::ptr;
-use core::sync::atomic::Ordering;
 use local::{Freed, LocalHeap};
 
 /// How the front end reaches the shared heap.
@@ -217,51 +221,73 @@ unsafe fn free_foreign<S: BlockSource>(
             return Err(Misuse::InvalidPointer);
         }
         let o = p.cast::<FreeObj>();
-        let owner = (*span).owner.load(Ordering::Relaxed);
-        if owner == LocalHeap::id(lh) | FULL {
-            // Our own full span: it has a free object again.
-            LocalHeap::collect(lh, span);
-            if (*o).mark == span as usize && Span::contains_free(span, o) {
-                return Err(Misuse::DoubleFree);
+        let me = LocalHeap::id(lh);
+        loop {
+            let w = (*span).owner.load(Ordering::Acquire);
+            let owner = w & !FLAGS;
+            if owner == me {
+                // Our own span that the fast path cannot take: full (it has
+                // a free object again), or on a remote stack.
+                return free_own_flagged(lh, sh, span, o, w);
             }
-            (*span).owner.store(LocalHeap::id(lh), Ordering::SeqCst);
-            LocalHeap::push(span, o);
-            (*span).used -= 1;
-            LocalHeap::enqueue(lh, span);
-            if (*span).used == 0 {
-                emptied(lh, sh, span);
+            if owner == NO_OWNER {
+                // Abandoned: freed into under the lock, unless a thread
+                // adopted it before we got the lock (then look again).
+                match sh.with(|h| h.free_abandoned(span, p)) {
+                    Some(r) => return r,
+                    None => continue,
+                }
             }
-            return Ok(());
-        }
-        if owner == NO_OWNER {
-            return sh.with(|h| h.free_abandoned(span, p));
+            break;
         }
         // Another thread's span: a lock-free push onto its remote list.
         if (*o).mark == span as usize {
             return Err(Misuse::DoubleFree);
         }
+        // Read before the push: once pushed, the object may be collected and
+        // the span emptied, released and its descriptor reused.
+        let bytes = (*span).obj_size() as u64;
         Span::push_remote(span, o);
         let c = &mut (*lh).counters;
         c.remote_freed += 1;
-        c.remote_freed_bytes += (*span).obj_size() as u64;
-        let now = (*span).owner.load(Ordering::SeqCst);
-        if now & FULL != 0 && now != NO_OWNER && !(*span).remote_queued.swap(true, Ordering::SeqCst)
-        {
+        c.remote_freed_bytes += bytes;
+        if let Some(heap) = Span::notify(span) {
             // The owner no longer looks at this span: tell it.
-            let heap = (now & !FULL) as *mut LocalHeap;
-            let mut head = (*heap).remote.load(Ordering::Relaxed);
-            loop {
-                (*span).remote_next = head;
-                match (*heap).remote.compare_exchange_weak(
-                    head,
-                    span,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(h) => head = h,
-                }
-            }
+            LocalHeap::push_remote_span(heap as *mut LocalHeap, span);
+        }
+        Ok(())
+    }
+}
+
+/// A free into one of our spans whose owner word has flags: FULL (it is in
+/// none of our lists) and/or QUEUED (on a remote stack: ours, or an older
+/// holder's of this record).
+#[cold]
+unsafe fn free_own_flagged<S: BlockSource>(
+    lh: *mut LocalHeap,
+    sh: &impl Shared<S>,
+    span: *mut Span,
+    o: *mut FreeObj,
+    w: usize,
+) -> Result<(), Misuse> {
+    // SAFETY: the span is ours (only we change its lists).
+    unsafe {
+        LocalHeap::collect(lh, span);
+        if (*o).mark == span as usize && Span::contains_free(span, o) {
+            return Err(Misuse::DoubleFree);
+        }
+        if w & FULL != 0 {
+            // It has a free object again: back into our lists.
+            Span::untag_full(span);
+            LocalHeap::push(span, o);
+            (*span).used -= 1;
+            LocalHeap::enqueue(lh, span);
+        } else {
+            LocalHeap::push(span, o);
+            (*span).used -= 1;
+        }
+        if (*span).used == 0 {
+            emptied(lh, sh, span);
         }
         Ok(())
     }
@@ -279,9 +305,10 @@ pub unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, s
     // SAFETY: per the caller.
     unsafe {
         let cls = (*span).class as usize;
+        let me = LocalHeap::id(lh);
         let pins = (*span).pins.load(Ordering::Relaxed);
         if (*lh).current[cls] == span {
-            if !pins || !(*span).claim_for_release() {
+            if !pins || !(*span).claim_for_release(me) {
                 return;
             }
             LocalHeap::set_current(lh, cls, NONE);
@@ -290,7 +317,7 @@ pub unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, s
             if !pins && LocalHeap::keep_spare(lh, span) {
                 return;
             }
-            if !(*span).claim_for_release() {
+            if !(*span).claim_for_release(me) {
                 LocalHeap::enqueue(lh, span);
                 return;
             }
@@ -309,24 +336,7 @@ pub unsafe fn emptied<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, s
 /// As for [`malloc`].
 pub unsafe fn trim<S: BlockSource>(lh: *mut LocalHeap, sh: &impl Shared<S>, pad: usize) -> bool {
     // SAFETY: per the caller: the heap's spans are ours.
-    unsafe {
-        for cls in 0..CLASS_COUNT {
-            let s = (*lh).current[cls];
-            if s != NONE && (*s).used == 0 && (*s).claim_for_release() {
-                LocalHeap::collect(lh, s);
-                LocalHeap::set_current(lh, cls, NONE);
-                sh.with(|h| h.release_span(lh, s));
-            }
-            // Spares on the remote stack stay kept (see `emptied`).
-            LocalHeap::release_spares(lh, cls, |s| {
-                let claimed = (*s).claim_for_release();
-                if claimed {
-                    sh.with(|h| h.release_span(lh, s));
-                }
-                claimed
-            });
-        }
-    }
+    unsafe { LocalHeap::trim_spans(lh, |s| sh.with(|h| h.release_span(lh, s))) };
     sh.with(|h| h.trim(pad))
 }
 
@@ -373,7 +383,7 @@ unsafe fn check_not_free(lh: *mut LocalHeap, span: *mut Span, p: *mut u8) -> Res
             return Ok(());
         }
         let owner = (*span).owner.load(Ordering::Relaxed);
-        if owner & !FULL == LocalHeap::id(lh) {
+        if owner & !FLAGS == LocalHeap::id(lh) {
             LocalHeap::collect(lh, span);
             if !Span::contains_free(span, o) {
                 return Ok(());

@@ -11,11 +11,13 @@ use super::classes::CLASS_COUNT;
 use super::config::{DIRECT_MAX, PAGE_SIZE};
 use super::segments::Segment;
 use super::slots::SlotSums;
-use super::span::{FULL, KIND_FREE, KIND_MEDIUM, KIND_SLOTS, KIND_SMALL, NO_OWNER, NONE, Span};
+use super::span::{
+    FLAGS, KIND_FREE, KIND_MEDIUM, KIND_SLOTS, KIND_SMALL, NO_OWNER, NONE, QUEUED, Span,
+};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
+use crate::sync::model::Ordering;
 use core::fmt;
-use core::sync::atomic::Ordering;
 
 /// The first broken invariant [`Heap::check`] found: which structure and
 /// what is wrong with it (`what`), and the address of the record, page or
@@ -142,7 +144,7 @@ impl<S: BlockSource> Heap<S> {
                                 medium_blocks += 1;
                             } else {
                                 let o = (*s).owner.load(Ordering::Relaxed);
-                                if o == NO_OWNER || o & !FULL == me_id {
+                                if o & !FLAGS == NO_OWNER || o & !FLAGS == me_id {
                                     Span::check_small(s)?;
                                 }
                             }
@@ -243,7 +245,7 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), Broken> {
         let mut s = (*lh).remote.load(Ordering::Acquire);
         let mut n = 0usize;
         while !s.is_null() {
-            if (*s).kind != KIND_SMALL || !(*s).remote_queued.load(Ordering::Relaxed) {
+            if (*s).kind != KIND_SMALL || (*s).owner.load(Ordering::Relaxed) & QUEUED == 0 {
                 return broken(
                     "thread heap: its remote stack holds a span that was released",
                     s,
@@ -260,7 +262,7 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), Broken> {
             if cur != NONE
                 && ((*cur).kind != KIND_SMALL
                     || (*cur).class as usize != cls
-                    || (*cur).owner.load(Ordering::Relaxed) != id)
+                    || (*cur).owner.load(Ordering::Relaxed) & !QUEUED != id)
             {
                 return broken("thread heap: a current span is wrong", cur);
             }
@@ -268,7 +270,7 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), Broken> {
             while !sp.is_null() {
                 if sp == cur
                     || (*sp).class as usize != cls
-                    || (*sp).owner.load(Ordering::Relaxed) != id
+                    || (*sp).owner.load(Ordering::Relaxed) & !QUEUED != id
                     || (*sp).used != 0
                 {
                     return broken("thread heap: a spare span is wrong", sp);
@@ -281,7 +283,7 @@ unsafe fn check_local(lh: *mut LocalHeap) -> Result<(), Broken> {
                 if (*s).prev != prev
                     || s == cur
                     || (*s).class as usize != cls
-                    || (*s).owner.load(Ordering::Relaxed) != id
+                    || (*s).owner.load(Ordering::Relaxed) & !QUEUED != id
                     || (*s).free.is_null()
                 {
                     return broken(

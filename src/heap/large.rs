@@ -13,7 +13,6 @@
 use super::Heap;
 use super::check::{Broken, broken};
 use super::config::{MIN_ALIGN, PAGE_SIZE};
-use super::meta::Pool;
 use super::span::{self, KIND_LARGE, NONE, Span};
 use crate::source::{Block, BlockKind, BlockSource};
 use core::ptr::{self, NonNull};
@@ -95,11 +94,11 @@ impl<S: BlockSource> Heap<S> {
         let align = align.max(MIN_ALIGN);
         let user = base + (base.wrapping_neg() & (align - 1));
         let pages_marked = (user - base) / PAGE_SIZE + 1;
-        let l = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
+        let l = self.meta.try_take_span(KIND_LARGE);
         if l.is_null() || !self.reserve_map(base, pages_marked * PAGE_SIZE) {
             if !l.is_null() {
                 // SAFETY: the descriptor was just taken and is unused.
-                unsafe { self.meta.give(Pool::Span, l.cast()) };
+                unsafe { self.meta.give_span(l) };
             }
             // SAFETY: the block is unused.
             unsafe { self.release(block, BlockKind::Large) };
@@ -107,7 +106,6 @@ impl<S: BlockSource> Heap<S> {
         }
         // SAFETY: a fresh descriptor; the list holds live LARGE spans.
         unsafe {
-            l.write(Span::new(KIND_LARGE));
             (*l).base = block.base.as_ptr();
             (*l).pages = block.size / PAGE_SIZE;
             (*l).start = block.base.as_ptr().with_addr(user);
@@ -137,7 +135,7 @@ impl<S: BlockSource> Heap<S> {
             self.large_bytes_in_use -= usable(l);
             self.map
                 .set(block.base.as_ptr() as usize, marked_pages(l), NONE);
-            self.meta.give(Pool::Span, l.cast());
+            self.meta.give_span(l);
             self.stats.large_blocks -= 1;
             if self.spare_large.is_none() && block.size <= self.tunables.trim_threshold {
                 self.spare_large = Some(block);

@@ -5,7 +5,6 @@
 
 use super::config::*;
 use super::large;
-use super::meta::Pool;
 use super::span::{KIND_FREE, KIND_LARGE, KIND_MEDIUM, NONE, Span};
 use super::{Heap, Misuse};
 use crate::source::BlockSource;
@@ -139,8 +138,7 @@ impl<S: BlockSource> Heap<S> {
                 if !self.ensure_meta(size_of::<Span>() + 64) {
                     return true; // keeps the larger block: shrinking never fails
                 }
-                let t = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
-                t.write(Span::new(KIND_MEDIUM));
+                let t = self.meta.take_span(KIND_MEDIUM);
                 (*t).base = (*s).base.add(want * PAGE_SIZE);
                 (*t).pages = have - want;
                 (*t).seg = (*s).seg;

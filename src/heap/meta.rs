@@ -4,8 +4,14 @@
 //! ```text
 //!  chunk (a source block, or the front of the single block):
 //!  | MetaChunk | node | span | span | thread heap | ... bump ──►      |
-//!  recycled objects: one free list per type (spans, segments, heaps)
+//!  recycled objects: one free list per type (spans, segments, heaps, slot bitmaps)
 //! ```
+//! A span descriptor's owner word may still be read, atomically, by a
+//! thread that freed into the span before it went back (it looks whether to
+//! tell the owner): so descriptors are only ever reused as descriptors,
+//! linked through their `next` field, and their atomics are only ever
+//! written atomically, never overwritten by a plain write or a free-list
+//! link.
 //! Chunks grow with the heap ([`META_MIN`] doubling up to [`META_MAX`]), so
 //! a small program pays a few KiB and a 200 MiB heap a handful of chunks.
 //! Chunks are never given back: descriptors are recycled instead. This
@@ -47,17 +53,19 @@ pub struct Meta {
     /// Chunks obtained from the source.
     pub blocks: usize,
     free: [*mut Recycled; 3],
+    /// Recycled span descriptors, linked through `Span::next`.
+    spans: *mut Span,
 }
 
 /// What a recycled object is (one free list each).
 #[derive(Clone, Copy)]
 pub enum Pool {
-    /// Span descriptors.
-    Span = 0,
     /// Segment records.
-    Segment = 1,
+    Segment = 0,
     /// Thread heaps.
-    Local = 2,
+    Local = 1,
+    /// Slot spans' bitmap records (the size of a span descriptor).
+    Bits = 2,
 }
 
 const ALIGN: usize = 16;
@@ -73,6 +81,7 @@ impl Meta {
             bytes: 0,
             blocks: 0,
             free: [ptr::null_mut(); 3],
+            spans: ptr::null_mut(),
         }
     }
 
@@ -154,8 +163,52 @@ impl Meta {
         self.bump(bytes)
     }
 
-    /// A span descriptor written as `Span::new(kind)`: a recycled one, or
-    /// bump space (not zeroed first: the write covers it all). O(1).
+    /// A recycled object of `pool` as it was given back (not zeroed), or
+    /// null. O(1).
+    pub fn take_recycled(&mut self, pool: Pool) -> *mut u8 {
+        let head = self.free[pool as usize];
+        if !head.is_null() {
+            // SAFETY: recycled objects are metadata memory.
+            self.free[pool as usize] = unsafe { (*head).next };
+        }
+        head.cast()
+    }
+
+    /// Calls `f` with each recycled object of `pool`. O(objects recycled).
+    pub fn for_each_recycled(&self, pool: Pool, mut f: impl FnMut(*mut u8)) {
+        let mut r = self.free[pool as usize];
+        while !r.is_null() {
+            f(r.cast());
+            // SAFETY: recycled objects are linked by their first word.
+            r = unsafe { (*r).next };
+        }
+    }
+
+    /// A blank span descriptor of `kind`: a recycled one (reset, its
+    /// atomics stored atomically), or bump space written as
+    /// `Span::fresh(kind)`; null when the current chunk is out. O(1).
+    #[inline]
+    pub fn try_take_span(&mut self, kind: u8) -> *mut Span {
+        let s = self.spans;
+        if !s.is_null() {
+            // SAFETY: recycled descriptors are live metadata, only ever
+            // descriptors.
+            unsafe {
+                self.spans = (*s).next;
+                Span::reset(s, kind);
+            }
+            return s;
+        }
+        let p = self.bump_uninit(size_of::<Span>()).cast::<Span>();
+        if !p.is_null() {
+            // SAFETY: fresh bump space sized and aligned for a span, never
+            // seen by another thread.
+            unsafe { p.write(Span::fresh(kind)) };
+        }
+        p
+    }
+
+    /// As [`try_take_span`](Self::try_take_span), where room is certain.
     ///
     /// # Safety
     /// The metadata can give one without a new chunk: `Heap::ensure_meta`
@@ -163,30 +216,21 @@ impl Meta {
     /// room since.
     #[inline]
     pub unsafe fn take_span(&mut self, kind: u8) -> *mut Span {
-        let head = self.free[Pool::Span as usize];
-        let p = if head.is_null() {
-            self.bump_uninit(size_of::<Span>()).cast::<Span>()
-        } else {
-            // SAFETY: recycled spans are metadata memory of a span's size.
-            self.free[Pool::Span as usize] = unsafe { (*head).next };
-            head.cast::<Span>()
-        };
+        let p = self.try_take_span(kind);
         debug_assert!(!p.is_null(), "take_span without ensure_meta");
-        // SAFETY: per the caller, `p` is a metadata object sized and
-        // aligned for a span that nothing else uses.
-        unsafe { p.write(Span::new(kind)) };
         p
     }
 
-    /// Gives a span descriptor back for reuse.
+    /// Gives a span descriptor back for reuse (as a descriptor only).
     ///
     /// # Safety
-    /// As for [`give`](Self::give): `s` came from the metadata's span pool
-    /// and is no longer used.
+    /// `s` came from `take_span` and is no longer used (other threads may
+    /// still read its owner word).
     #[inline]
     pub unsafe fn give_span(&mut self, s: *mut Span) {
-        // SAFETY: per the caller.
-        unsafe { self.give(Pool::Span, s.cast()) }
+        // SAFETY: per the caller; `next` is a plain field of the span.
+        unsafe { (*s).next = self.spans };
+        self.spans = s;
     }
 
     /// Gives an object back for reuse by `pool`.

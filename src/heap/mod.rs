@@ -388,15 +388,33 @@ impl<S: BlockSource> Heap<S> {
     #[cold]
     #[inline(never)]
     fn alloc_run_grow(&mut self, pages: usize, align: usize) -> *mut Span {
-        if !self.ensure_meta(RUN_META) || !self.grow(pages, align) || !self.ensure_meta(RUN_META) {
+        if !self.ensure_meta(RUN_META) || !self.grow(pages, align) {
             return ptr::null_mut();
         }
-        // SAFETY: as in `alloc_run`.
-        let r = unsafe { self.pages.alloc(&self.map, &mut self.meta, pages, align) };
-        if !r.is_null() {
-            // SAFETY: `r` was just carved from a live segment.
-            unsafe { self.run_taken(r) };
+        // The new segment (the list's head) holds such a run, and installing
+        // it left RUN_META of room: this ensure never asks the source
+        // (outside single-block mode, where the room is the block's front).
+        let r = if self.ensure_meta(RUN_META) {
+            // SAFETY: as in `alloc_run`.
+            unsafe { self.pages.alloc(&self.map, &mut self.meta, pages, align) }
+        } else {
+            ptr::null_mut()
+        };
+        if r.is_null() {
+            // Never strand the new segment: an empty segment is the spare
+            // or goes back (`trim` looks at the spare only).
+            let seg = self.segments;
+            if !seg.is_null() && self.segment_is_empty(seg) {
+                // SAFETY: a live segment that is one free run.
+                unsafe {
+                    let run = self.map.get((*seg).block.base.as_ptr() as usize);
+                    self.segment_emptied(run);
+                }
+            }
+            return ptr::null_mut();
         }
+        // SAFETY: `r` was just carved from a live segment.
+        unsafe { self.run_taken(r) };
         r
     }
 
@@ -455,12 +473,48 @@ impl<S: BlockSource> Heap<S> {
 
     // ----- cached memory ------------------------------------------------------
 
-    /// Gives back to the source everything cached and empty: the spare
-    /// segment, the spare large block, abandoned spans that emptied, empty
-    /// slot spans.
-    /// Returns whether anything was released. O(segments + abandoned spans).
+    /// Gives back to the source everything cached and empty: the empty
+    /// spans of home heaps, the spare segment, the spare large block,
+    /// abandoned spans that emptied, empty slot spans.
+    /// Returns whether anything was released. O(segments + abandoned spans
+    /// + classes × home heaps).
     pub fn trim(&mut self, pad: usize) -> bool {
         let before = self.stats.reserved;
+        self.trim_home_heaps();
+        self.trim_cached(pad);
+        self.stats.reserved < before
+    }
+
+    /// The empty spans of every home heap (an allocator's own heap, for
+    /// calls that have no thread heap) go back to the page allocator.
+    ///
+    /// A home heap is only used under this heap's lock, but a `trim` from
+    /// a thread with a heap of its own never passes through it: a span
+    /// it took (say, for a first call whose thread heap could not be made
+    /// because the source refused the metadata) stayed its current span
+    /// when its objects were freed -- by other heaps, so onto the span's
+    /// remote list -- and kept a whole segment from going back. Under the
+    /// lock we are its owner: collect its remote frees, then release what
+    /// is empty (current, queued, kept spares). O(home heaps × classes +
+    /// their spans).
+    fn trim_home_heaps(&mut self) {
+        let mut lh = self.locals;
+        while !lh.is_null() {
+            // SAFETY: registry members are live heaps; a home heap is
+            // touched only under the lock, which the caller holds, so its
+            // spans are ours to collect and release.
+            unsafe {
+                let next = (*lh).next;
+                if (*lh).tid == threads::HOME {
+                    LocalHeap::trim_spans(lh, |s| self.release_span(lh, s));
+                }
+                lh = next;
+            }
+        }
+    }
+
+    /// What `trim` gives back from the shared heap's own caches.
+    fn trim_cached(&mut self, pad: usize) {
         self.sweep_abandoned();
         self.release_empty_slot_spans();
         if let Some(b) = self.spare_large.take() {
@@ -478,15 +532,15 @@ impl<S: BlockSource> Heap<S> {
                 self.release_segment(spare);
             }
         }
-        self.stats.reserved < before
     }
 
     /// Gives back everything cached when memory runs short. Returns whether
-    /// anything was released.
+    /// anything was released. Not the home heaps' spans: this runs inside
+    /// their calls (a home heap's refill may be what ran short).
     #[cold]
     fn reclaim(&mut self) -> bool {
         let before = self.stats.reserved;
-        self.trim(0);
+        self.trim_cached(0);
         self.stats.reserved < before
     }
 }

@@ -94,10 +94,20 @@ impl<S: BlockSource> Heap<S> {
     }
 
     /// Makes `block` a segment: a record, page-map nodes, one free run.
+    /// On success the metadata can still give a run's split
+    /// ([`RUN_META`](super::RUN_META)) without a new chunk, so the caller
+    /// carves from the segment without asking the source again.
     fn install_segment(&mut self, block: Block) -> bool {
         let base = block.base.as_ptr() as usize;
-        if !self.ensure_meta(2 * size_of::<Span>().max(size_of::<Segment>()) + 64)
-            || !self.reserve_map(base, block.size)
+        // The page-map nodes, the two records and the caller's split come
+        // from the same bump space: made sure of together. (Made sure of one
+        // after the other, the nodes took the room promised to the records
+        // whenever the chunk had just enough for the nodes: the segment was
+        // given back and the request failed with nothing refused.)
+        let records = size_of::<Segment>() + size_of::<Span>() + 32;
+        let nodes = self.map.missing_bytes(base, block.size);
+        if !self.ensure_meta(nodes + records + super::RUN_META)
+            || !self.map.reserve(&mut self.meta, base, block.size)
         {
             return false;
         }
@@ -105,8 +115,18 @@ impl<S: BlockSource> Heap<S> {
             .meta
             .take(Pool::Segment, size_of::<Segment>())
             .cast::<Segment>();
-        let run = self.meta.take(Pool::Span, size_of::<Span>()).cast::<Span>();
+        let run = self.meta.try_take_span(KIND_FREE);
+        debug_assert!(!seg.is_null() && !run.is_null(), "room was made sure of");
         if seg.is_null() || run.is_null() {
+            // SAFETY: taken just above and unused.
+            unsafe {
+                if !seg.is_null() {
+                    self.meta.give(Pool::Segment, seg.cast());
+                }
+                if !run.is_null() {
+                    self.meta.give_span(run);
+                }
+            }
             return false;
         }
         // SAFETY: fresh metadata objects; the block is ours and unused.
@@ -122,7 +142,6 @@ impl<S: BlockSource> Heap<S> {
             if !self.segments.is_null() {
                 (*self.segments).prev = seg;
             }
-            run.write(Span::new(KIND_FREE));
             (*run).base = block.base.as_ptr();
             (*run).pages = block.size / PAGE_SIZE;
             (*run).seg = seg;
@@ -263,7 +282,7 @@ impl<S: BlockSource> Heap<S> {
                 (*run).pages,
                 super::span::NONE,
             );
-            self.meta.give(Pool::Span, run.cast());
+            self.meta.give_span(run);
             let (next, prev) = ((*seg).next, (*seg).prev);
             if !next.is_null() {
                 (*next).prev = prev;

@@ -195,12 +195,12 @@ impl<S: BlockSource> Heap<S> {
         if !self.ensure_meta(size_of::<Span>() + 64) {
             return ptr::null_mut();
         }
-        let bits = self.meta.take(Pool::Span, size_of::<Span>());
+        let bits = self.meta.take(Pool::Bits, size_of::<Span>());
         let pages = SLOT_PAGES[cls] as usize;
         let s = self.alloc_run(pages, PAGE_SIZE);
         if s.is_null() {
             // SAFETY: just taken, unused.
-            unsafe { self.meta.give(Pool::Span, bits) };
+            unsafe { self.meta.give(Pool::Bits, bits) };
             return ptr::null_mut();
         }
         let size = SLOT_SIZE[cls] as usize;
@@ -305,7 +305,7 @@ impl<S: BlockSource> Heap<S> {
         // SAFETY: per the caller.
         unsafe {
             span::list_unlink(&mut self.slots.partial[(*s).class as usize], s);
-            self.meta.give(Pool::Span, (*s).free.cast());
+            self.meta.give(Pool::Bits, (*s).free.cast());
             (*s).free = ptr::null_mut();
             self.slots.spans -= 1;
             self.slots.pages -= (*s).pages;

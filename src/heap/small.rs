@@ -8,11 +8,11 @@
 
 use super::classes::{self, CLASS_COUNT};
 use super::config::*;
-use super::span::{self, FULL, Span};
+use super::span::{self, FLAGS, NO_OWNER, QUEUED, Span};
 use super::{Heap, Misuse};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
-use core::sync::atomic::Ordering;
+use crate::sync::model::Ordering;
 
 impl<S: BlockSource> Heap<S> {
     /// Gives `lh` a current span of class `cls` with a free object: an
@@ -26,25 +26,26 @@ impl<S: BlockSource> Heap<S> {
         // SAFETY: abandoned spans are live, owned by nobody, and touched only
         // under this lock; a fresh run is ours.
         unsafe {
+            let me = LocalHeap::id(lh);
             while !self.abandoned[cls].is_null() {
                 let s = self.abandoned[cls];
                 self.unlink_abandoned(s);
-                (*s).remote_queued.store(false, Ordering::Relaxed);
-                (*s).owner.store(LocalHeap::id(lh), Ordering::SeqCst);
+                // Ours now; a QUEUED flag stays with the span (it is still
+                // on the stack of the record it was queued for).
+                let _ = (*s)
+                    .owner
+                    .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+                        Some(me | (w & QUEUED))
+                    });
                 LocalHeap::collect(lh, s);
-                if !(*s).free.is_null() {
+                (*s).lists.read();
+                if !(*s).free.is_null() || !Span::tag_full(s) {
+                    LocalHeap::collect(lh, s);
                     LocalHeap::set_current(lh, cls, s);
                     return true;
                 }
                 // Full: it stays ours, tagged, and comes back through the
                 // remote stack when other threads free into it.
-                (*s).owner.store(LocalHeap::id(lh) | FULL, Ordering::SeqCst);
-                if !(*s).thread_free.load(Ordering::SeqCst).is_null() {
-                    (*s).owner.store(LocalHeap::id(lh), Ordering::SeqCst);
-                    LocalHeap::collect(lh, s);
-                    LocalHeap::set_current(lh, cls, s);
-                    return true;
-                }
             }
             let pages = (*lh).span_pages[cls] as usize;
             let s = self.alloc_run(pages, PAGE_SIZE);
@@ -106,14 +107,15 @@ impl<S: BlockSource> Heap<S> {
                     && (*s).used == 0
                     && (*s).pins.load(Ordering::Relaxed)
                     && (*s).thread_free.load(Ordering::Relaxed).is_null()
-                    && (*s).claim_for_release()
+                    && (*s).claim_for_release(LocalHeap::id(lh))
                 {
                     LocalHeap::set_current(lh, cls, span::NONE);
                     self.release_span(lh, s);
                 }
                 // Marked spares go back (the others stay kept).
                 LocalHeap::release_spares(lh, cls, |s| {
-                    let release = (*s).pins.load(Ordering::Relaxed) && (*s).claim_for_release();
+                    let release = (*s).pins.load(Ordering::Relaxed)
+                        && (*s).claim_for_release(LocalHeap::id(lh));
                     if release {
                         self.release_span(lh, s);
                     }
@@ -124,30 +126,40 @@ impl<S: BlockSource> Heap<S> {
     }
 
     /// Frees `p` in a SMALL span that no live thread heap owns (abandoned),
-    /// under the lock.
+    /// under the lock. None when the span is no longer abandoned: a thread
+    /// adopted it between the caller's look at its owner and the lock (the
+    /// caller looks again; the owner of a span cannot change from
+    /// `NO_OWNER` without this lock).
     ///
     /// # Safety
-    /// `span` is the page map's span of `p`, a SMALL span with `NO_OWNER`.
-    pub unsafe fn free_abandoned(&mut self, span: *mut Span, p: *mut u8) -> Result<(), Misuse> {
+    /// `span` is the page map's span of `p`, a SMALL span.
+    pub unsafe fn free_abandoned(
+        &mut self,
+        span: *mut Span,
+        p: *mut u8,
+    ) -> Option<Result<(), Misuse>> {
         // SAFETY: abandoned spans are touched only under this lock.
         unsafe {
+            if (*span).owner.load(Ordering::Acquire) & !FLAGS != NO_OWNER {
+                return None;
+            }
             if !(*span).is_object(p) {
-                return Err(Misuse::InvalidPointer);
+                return Some(Err(Misuse::InvalidPointer));
             }
             let o = p.cast::<span::FreeObj>();
             self.collect_unowned(span);
             if (*o).mark == span as usize && Span::contains_free(span, o) {
-                return Err(Misuse::DoubleFree);
+                return Some(Err(Misuse::DoubleFree));
             }
             LocalHeap::push(span, o);
             (*span).used -= 1;
-            if (*span).used == 0 && (*span).claim_for_release() {
+            if (*span).used == 0 && (*span).claim_for_release(NO_OWNER) {
                 self.unlink_abandoned(span);
                 self.retired.allocs = self.retired.allocs.wrapping_add((*span).allocs as u64);
                 self.free_run(span);
             }
         }
-        Ok(())
+        Some(Ok(()))
     }
 
     /// Collects the remote frees of a span nobody owns, counting them.
@@ -193,7 +205,7 @@ impl<S: BlockSource> Heap<S> {
                 while !s.is_null() {
                     let next = (*s).next;
                     self.collect_unowned(s);
-                    if (*s).used == 0 && (*s).claim_for_release() {
+                    if (*s).used == 0 && (*s).claim_for_release(NO_OWNER) {
                         self.unlink_abandoned(s);
                         self.retired.allocs = self.retired.allocs.wrapping_add((*s).allocs as u64);
                         self.free_run(s);

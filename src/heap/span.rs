@@ -22,8 +22,34 @@
 //!   are still counted); `used + len(free) == cap`;
 //! - every object on `free` and `thread_free` is an object start of this
 //!   span and carries the span's address as its mark;
-//! - `owner` is the owning thread heap's address (with [`FULL`] set while
-//!   the span has no free object and sits in no queue), or [`NO_OWNER`].
+//! - `owner` is the owner word (below).
+//!
+//! The owner word of a SMALL span is one atomic, changed only by
+//! read-modify-writes once other threads can see the span:
+//!
+//! ```text
+//!   heap address | QUEUED | FULL        (a thread heap owns the span)
+//!   NO_OWNER     | QUEUED               (abandoned, or released: owned by nobody)
+//! ```
+//! - [`FULL`]: the span has no free object and sits in none of its owner's
+//!   lists; set and cleared only by the owner (or under the heap lock when
+//!   the owner is gone). A thread freeing into a FULL span must tell the
+//!   owner, who no longer looks at it.
+//! - [`QUEUED`]: the span is on (or about to go onto) the remote-span stack
+//!   of the thread heap record whose address was in the word when the bit
+//!   was set. Set only by a compare-exchange from `heap | FULL` (so at most
+//!   one thread ever queues a span, and never a span that moved on: a
+//!   released or re-owned span no longer holds that value), cleared only
+//!   by whoever takes the span off that stack. It survives a change of
+//!   owner (a dead thread's span abandoned, then adopted), and a span with
+//!   it is never released ([`Span::claim_for_release`]), so a span is on at
+//!   most one stack, once, and is live while it is there.
+//! - The handshake that keeps a FULL span from being forgotten with freed
+//!   objects: the freer pushes onto `thread_free`, then (after a full
+//!   fence) reads the word; the owner sets FULL, then (after a full fence)
+//!   reads `thread_free`. With both fences one of them sees the other (on
+//!   ARMv7 a release compare-exchange alone leaves the store and the later
+//!   load unordered: `dmb` is needed on both sides).
 //!
 //! This module never takes a lock, never calls the source and never walks
 //! more than one span's list (and that only in `contains_free`, on the
@@ -33,8 +59,9 @@ use super::check::{Broken, broken};
 use super::classes::{self, CLASS_SIZE};
 use super::config::PAGE_SIZE;
 use super::segments::Segment;
+use crate::sync::model::{Access, AtomicPtr, AtomicUsize, Fresh, Ordering, fence};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::AtomicBool;
 
 /// A free page run inside a segment.
 pub const KIND_FREE: u8 = 1;
@@ -50,11 +77,18 @@ pub const KIND_SLOTS: u8 = 5;
 /// The shared descriptor of every page that is not the heap's.
 pub const KIND_NONE: u8 = 0;
 
-/// `owner` of every span no thread heap owns (odd: never a heap's address).
-pub const NO_OWNER: usize = 1;
-/// Set in `owner` while the span is full and in no queue: a free by the
-/// owner then takes the slow path, which queues the span again.
+/// `owner` of every span no thread heap owns: never a heap's address (heaps
+/// are aligned to 8 and never at address 4), never 0 (the fast path compares
+/// the word with the calling thread's heap, which is 0 for a thread that has
+/// none).
+pub const NO_OWNER: usize = 4;
+/// Set in `owner` while the span is full and in no list of its owner's: a
+/// free by the owner then takes the slow path, which queues the span again.
 pub const FULL: usize = 1;
+/// Set in `owner` while the span is on (or going onto) a remote-span stack.
+pub const QUEUED: usize = 2;
+/// The flag bits of the owner word.
+pub const FLAGS: usize = FULL | QUEUED;
 
 /// The first two words of a free object.
 #[repr(C)]
@@ -71,15 +105,15 @@ pub struct FreeObj {
 /// paths touch; keep them first and together.
 #[repr(C)]
 pub struct Span {
-    /// The owning thread heap (small spans; `| FULL` when full), else
-    /// [`NO_OWNER`]; never 0 (the fast path compares it with the calling
-    /// thread's heap, which is 0 for a thread that has none). Written only
-    /// by the owner or under the heap lock.
+    /// The owner word (see the module comment): the owning thread heap
+    /// (small spans) with the FULL and QUEUED flags, else [`NO_OWNER`].
     pub owner: AtomicUsize,
-    /// Free objects the owner allocates from (owner only). SLOTS: the
-    /// address of the span's bitmap record (`slots.rs`).
+    /// Free objects the owner allocates from (owner only; every access
+    /// declared on `lists`). SLOTS: the address of the span's bitmap
+    /// record (`slots.rs`).
     pub free: *mut FreeObj,
-    /// Objects not on `free` (see the module invariants).
+    /// Objects not on `free` (see the module invariants; owner only, like
+    /// `free`).
     pub used: u32,
     /// Objects ever handed out from this span, modulo 2^32 (the thread
     /// heap folds it into its totals when it wraps or the span leaves it).
@@ -96,11 +130,6 @@ pub struct Span {
     pub class: u8,
     /// One of the `KIND_*` values.
     pub kind: u8,
-    /// Set while the span is on its owner's remote-span stack (or going
-    /// onto it), and once it is claimed for release
-    /// ([`Span::claim_for_release`]): a span on a remote stack is never
-    /// released, a released one never pushed.
-    pub remote_queued: AtomicBool,
     /// Set (under the heap lock) while this span is all its segment holds
     /// besides free space: emptied, it goes back even if it is current, so
     /// the segment can too.
@@ -117,8 +146,13 @@ pub struct Span {
     pub next: *mut Span,
     /// See `next`.
     pub prev: *mut Span,
-    /// Link on the owner's remote-span stack.
+    /// Link on a remote-span stack: written by the thread that set QUEUED,
+    /// read by the one that takes the stack (accesses declared on `link`).
     pub remote_next: *mut Span,
+    /// Declared accesses to `free` and `used` (checked under loom).
+    pub lists: Access,
+    /// Declared accesses to `remote_next` (checked under loom).
+    pub link: Access,
     /// FREE/SMALL/MEDIUM: the segment holding the run. LARGE: the source
     /// block's handle, as an address without provenance (never followed;
     /// see [`crate::heap::large`]).
@@ -126,7 +160,53 @@ pub struct Span {
 }
 
 impl Span {
-    /// A blank descriptor of the given kind.
+    /// A blank descriptor of the given kind, for the heap's descriptors
+    /// (made at run time: its protocol fields are modelled under loom).
+    #[inline(always)]
+    pub fn fresh(kind: u8) -> Span {
+        Span {
+            owner: AtomicUsize::fresh(NO_OWNER),
+            thread_free: AtomicPtr::fresh(ptr::null_mut()),
+            lists: Access::fresh(),
+            link: Access::fresh(),
+            ..Span::new(kind)
+        }
+    }
+
+    /// Resets a recycled descriptor to `Span::fresh(kind)`, keeping its
+    /// atomics (a thread that freed into the span when it was another may
+    /// still read its owner word): they are stored atomically.
+    ///
+    /// # Safety
+    /// `this` is a descriptor nobody uses (other threads may only read
+    /// its atomics).
+    pub unsafe fn reset(this: *mut Span, kind: u8) {
+        let b = Span::new(kind);
+        // SAFETY: per the caller: every plain field is ours.
+        unsafe {
+            (*this).free = b.free;
+            (*this).used = b.used;
+            (*this).allocs = b.allocs;
+            (*this).start = b.start;
+            (*this).recip = b.recip;
+            (*this).cap = b.cap;
+            (*this).class = b.class;
+            (*this).kind = b.kind;
+            (*this).pins.store(false, Ordering::Relaxed);
+            (*this).base = b.base;
+            (*this).pages = b.pages;
+            (*this).next = b.next;
+            (*this).prev = b.prev;
+            (*this).remote_next = b.remote_next;
+            (*this).seg = b.seg;
+            (*this).owner.store(NO_OWNER, Ordering::Relaxed);
+            (*this)
+                .thread_free
+                .store(ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+
+    /// A blank descriptor of the given kind, usable in a `static`.
     pub const fn new(kind: u8) -> Span {
         Span {
             owner: AtomicUsize::new(NO_OWNER),
@@ -138,7 +218,6 @@ impl Span {
             cap: 0,
             class: 0xFF,
             kind,
-            remote_queued: AtomicBool::new(false),
             pins: AtomicBool::new(false),
             thread_free: AtomicPtr::new(ptr::null_mut()),
             base: ptr::null_mut(),
@@ -146,6 +225,8 @@ impl Span {
             next: ptr::null_mut(),
             prev: ptr::null_mut(),
             remote_next: ptr::null_mut(),
+            lists: Access::new(),
+            link: Access::new(),
             seg: ptr::null_mut(),
         }
     }
@@ -174,16 +255,110 @@ impl Span {
         self.cap as usize
     }
 
-    /// Claims a SMALL span for its release (its run going back, its
-    /// descriptor recycled): true when no thread has put it on its owner's
-    /// remote stack, and none will (a thread about to do so finds the flag
-    /// set and stays away); false when it is on a remote stack, or going
-    /// onto one, where it must stay live until the owner takes it off. Call
-    /// it only right before releasing: a claimed span is never queued
-    /// again.
+    /// Claims a SMALL span owned by `owner` (a thread heap, or
+    /// [`NO_OWNER`] for an abandoned span) for its release (its run going
+    /// back, its descriptor recycled): true when the owner word was exactly
+    /// `owner` (not FULL, not QUEUED) and is now `NO_OWNER`, so no thread
+    /// will ever queue it; false when it is on a remote stack, or going
+    /// onto one, where it must stay live until taken off. Call it only
+    /// right before releasing.
+    ///
+    /// A load and a store, not a read-modify-write: while the word is
+    /// exactly `owner` nobody else may change it (a freer only sets QUEUED
+    /// on a FULL word, only whoever takes a stack clears it), and the
+    /// caller is the only one who changes it otherwise.
     #[inline]
-    pub fn claim_for_release(&self) -> bool {
-        !self.remote_queued.swap(true, Ordering::SeqCst)
+    pub fn claim_for_release(&self, owner: usize) -> bool {
+        if self.owner.load(Ordering::Relaxed) != owner {
+            return false;
+        }
+        self.owner.store(NO_OWNER, Ordering::Relaxed);
+        true
+    }
+
+    /// The owner tags its span FULL (it has no free object and leaves the
+    /// owner's lists), unless another thread freed into it meanwhile:
+    /// true when tagged; false when objects wait on `thread_free` (the
+    /// span is then still the owner's, untagged, to collect and queue).
+    ///
+    /// # Safety
+    /// The caller owns the span (or holds the heap lock for an adopted
+    /// one), which is in none of its lists.
+    #[inline]
+    pub unsafe fn tag_full(this: *mut Span) -> bool {
+        // SAFETY: per the caller, the span is live.
+        unsafe {
+            let w = (*this).owner.load(Ordering::Relaxed);
+            if w & QUEUED == 0 {
+                // Not FULL, not QUEUED: nobody else may change the word
+                // (see `claim_for_release`).
+                (*this).owner.store(w | FULL, Ordering::Relaxed);
+            } else {
+                // Whoever takes the stack it is on may clear QUEUED.
+                (*this).owner.fetch_or(FULL, Ordering::Relaxed);
+            }
+            // Pairs with the fence in `notify`: between setting FULL and
+            // reading `thread_free` (see the module comment). The objects
+            // themselves are taken with `collect`'s acquire.
+            fence(Ordering::SeqCst);
+            if (*this).thread_free.load(Ordering::Relaxed).is_null() {
+                return true;
+            }
+            Span::untag_full(this);
+            false
+        }
+    }
+
+    /// The owner takes its FULL span back into its lists (a
+    /// read-modify-write: a freer may be setting QUEUED meanwhile).
+    ///
+    /// # Safety
+    /// The caller owns the span (or holds the heap lock for an adopted
+    /// one).
+    #[inline]
+    pub unsafe fn untag_full(this: *mut Span) {
+        // SAFETY: per the caller, the span is live.
+        unsafe { (*this).owner.fetch_and(!FULL, Ordering::Relaxed) };
+    }
+
+    /// Called after pushing onto the `thread_free` of a span this thread
+    /// does not own: if the span's owner no longer looks at it (FULL) and
+    /// nobody has queued it yet, claims the right to queue it (sets
+    /// QUEUED) and returns the thread heap record whose remote stack it
+    /// must go onto; the caller pushes it there. Lock-free: it retries
+    /// only when the owner word changed, and gives up as soon as the word
+    /// says the span needs nothing (not FULL, already queued, or owned by
+    /// nobody). The span may have moved on since the push (collected,
+    /// released, formatted anew for another heap): the compare-exchange
+    /// only succeeds on the word as it is now, so a span is only ever
+    /// queued for its current owner's record, at most once.
+    ///
+    /// # Safety
+    /// `this` is a descriptor of the heap (descriptors are never unmapped).
+    #[inline]
+    pub unsafe fn notify(this: *mut Span) -> Option<usize> {
+        // SAFETY: descriptors stay mapped; only atomics are touched.
+        unsafe {
+            // Pairs with the fence in `tag_full`: between the push onto
+            // `thread_free` and reading the owner word.
+            fence(Ordering::SeqCst);
+            let mut w = (*this).owner.load(Ordering::Acquire);
+            loop {
+                if w & FULL == 0 || w & QUEUED != 0 || w & !FLAGS == NO_OWNER {
+                    return None;
+                }
+                crate::sys::thread::preempt_point(crate::sys::thread::Point::Notify);
+                match (*this).owner.compare_exchange(
+                    w,
+                    w | QUEUED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Some(w & !FLAGS),
+                    Err(now) => w = now,
+                }
+            }
+        }
     }
 
     /// Whether `p` is the start of one of this SMALL span's objects.
@@ -225,7 +400,7 @@ impl Span {
             (*this).cap = cap as u32;
             (*this).class = cls as u8;
             (*this).kind = KIND_SMALL;
-            (*this).remote_queued.store(false, Ordering::Relaxed);
+            (*this).lists.write();
             (*this)
                 .thread_free
                 .store(ptr::null_mut(), Ordering::Relaxed);
@@ -245,6 +420,7 @@ impl Span {
     pub unsafe fn contains_free(this: *mut Span, o: *mut FreeObj) -> bool {
         // SAFETY: the free list holds live free objects of this span.
         unsafe {
+            (*this).lists.read();
             let mut f = (*this).free;
             let mut n = 0;
             while !f.is_null() && n <= (*this).cap() {
@@ -271,6 +447,7 @@ impl Span {
             if (*this).thread_free.load(Ordering::Relaxed).is_null() {
                 return 0;
             }
+            (*this).lists.write();
             let mut o = (*this).thread_free.swap(ptr::null_mut(), Ordering::Acquire);
             let mut n = 0;
             while !o.is_null() {
@@ -319,6 +496,7 @@ impl Span {
     pub unsafe fn check_small(this: *mut Span) -> Result<(), Broken> {
         // SAFETY: per the caller.
         unsafe {
+            (*this).lists.read();
             let s = &*this;
             if (s.class as usize) >= classes::CLASS_COUNT
                 || s.bytes() > super::config::SPAN_MAX_PAGES * PAGE_SIZE

@@ -11,33 +11,47 @@
 use super::Heap;
 use super::config::{LIVENESS_SCAN_INTERVAL, PAGE_SIZE};
 use super::meta::Pool;
-use super::span::{FULL, KIND_SMALL, NO_OWNER, NONE, Span};
+use super::span::{FLAGS, KIND_SMALL, NO_OWNER, NONE, QUEUED, Span};
 use crate::front::local::LocalHeap;
 use crate::source::BlockSource;
+use crate::sync::model::Ordering;
 use core::ptr;
-use core::sync::atomic::Ordering;
 
 impl<S: BlockSource> Heap<S> {
     /// A new thread heap for the thread `tid` whose slot is at `slot`, in
-    /// the registry; null when out of memory.
-    pub fn register_local(&mut self, tid: i32, slot: usize) -> *mut LocalHeap {
-        if !self.ensure_meta(size_of::<LocalHeap>() + 64) {
-            return ptr::null_mut();
-        }
-        let lh = self
-            .meta
-            .take(Pool::Local, size_of::<LocalHeap>())
-            .cast::<LocalHeap>();
-        if lh.is_null() {
-            return lh;
-        }
-        // SAFETY: fresh metadata memory for a LocalHeap.
+    /// the registry and handed to `publish` (which stores it in the
+    /// thread's slot) before this returns, so under the same lock: a
+    /// liveness scan, which also runs under it, never sees the heap
+    /// registered while the slot does not point at it yet (and reclaims
+    /// it under the new thread). Null when out of memory.
+    pub fn register_local(
+        &mut self,
+        tid: i32,
+        slot: usize,
+        publish: impl FnOnce(*mut LocalHeap),
+    ) -> *mut LocalHeap {
+        let mut lh = self.meta.take_recycled(Pool::Local).cast::<LocalHeap>();
+        // SAFETY: a recycled record is ours but for its remote stack; fresh
+        // bump memory is ours entirely.
         unsafe {
-            LocalHeap::init(lh);
+            if !lh.is_null() {
+                LocalHeap::reuse(lh);
+            } else {
+                if !self.ensure_meta(size_of::<LocalHeap>() + 64) {
+                    return ptr::null_mut();
+                }
+                lh = self.meta.bump(size_of::<LocalHeap>()).cast::<LocalHeap>();
+                if lh.is_null() {
+                    return lh;
+                }
+                LocalHeap::init(lh);
+            }
             (*lh).tid = tid;
             (*lh).slot = slot;
             self.link_local(lh);
         }
+        crate::sys::thread::preempt_point(crate::sys::thread::Point::Register);
+        publish(lh);
         lh
     }
 
@@ -80,9 +94,22 @@ impl<S: BlockSource> Heap<S> {
         self.scan_dead(alive);
     }
 
+    /// Takes the remote stacks of the records waiting to be reused: a
+    /// thread that queued a span for a record's last thread may have
+    /// pushed it there after the record was reclaimed; each such span goes
+    /// to its current owner (or, abandoned, becomes releasable again).
+    /// O(recycled records + spans on their stacks).
+    pub fn drain_recycled(&mut self) {
+        // SAFETY: recycled records belong to no thread: under the lock they
+        // are ours to drain, as their owner would.
+        self.meta
+            .for_each_recycled(Pool::Local, |r| unsafe { LocalHeap::take_remote(r.cast()) });
+    }
+
     /// Reclaims every registered heap (except home heaps) whose thread
     /// `alive` says is gone. O(heaps), plus O(spans) per heap reclaimed.
     pub fn scan_dead(&mut self, alive: impl Fn(&LocalHeap) -> bool) {
+        self.drain_recycled();
         let mut lh = self.locals;
         while !lh.is_null() {
             // SAFETY: registry members are live heaps.
@@ -109,40 +136,40 @@ impl<S: BlockSource> Heap<S> {
             LocalHeap::take_remote(lh);
             let me = LocalHeap::id(lh);
             let mut owned: *mut Span = ptr::null_mut();
-            let mut seg = self.segments;
-            while !seg.is_null() {
-                let mut a = (*seg).block.base.as_ptr() as usize;
-                let end = a + (*seg).block.size;
-                while a < end {
-                    let s = self.map.get(a);
-                    let o = (*s).owner.load(Ordering::Relaxed);
-                    if (*s).kind == KIND_SMALL && (o == me || o == me | FULL) {
-                        // Chain through `next`: the queue and spare links of
-                        // a dead heap are not needed any more, and only the
-                        // owner ever writes them (other threads may still
-                        // push these spans on its remote stack meanwhile,
-                        // through `remote_next`).
-                        (*s).next = owned;
-                        owned = s;
-                    }
-                    a += (*s).pages.max(1) * PAGE_SIZE;
+            self.for_each_small_span(|s| {
+                if (*s).owner.load(Ordering::Relaxed) & !FLAGS == me {
+                    // Chain through `next`: the queue and spare links of a
+                    // dead heap are not needed any more, and only the owner
+                    // ever writes them (other threads may still push these
+                    // spans on a remote stack meanwhile, through
+                    // `remote_next`).
+                    (*s).next = owned;
+                    owned = s;
                 }
-                seg = (*seg).next;
-            }
+            });
             while !owned.is_null() {
                 let s = owned;
                 owned = (*s).next;
-                (*s).owner.store(NO_OWNER, Ordering::SeqCst);
+                // Nobody's now; a QUEUED flag stays (the span is still on, or
+                // going onto, a record's stack: this one's, drained below).
+                let _ = (*s)
+                    .owner
+                    .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+                        Some(NO_OWNER | (w & QUEUED))
+                    });
                 (*s).next = ptr::null_mut();
                 (*s).prev = ptr::null_mut();
                 LocalHeap::collect(lh, s);
-                if (*s).used == 0 && (*s).claim_for_release() {
+                if (*s).used == 0 && (*s).claim_for_release(NO_OWNER) {
                     (*lh).counters.allocs = (*lh).counters.allocs.wrapping_add((*s).allocs as u64);
                     self.free_run(s);
                 } else {
                     self.push_abandoned(s);
                 }
             }
+            // Spans pushed here while the walk ran: abandoned now, they only
+            // lose their flag (and become releasable by the next sweep).
+            LocalHeap::take_remote(lh);
             for c in (*lh).current.iter_mut() {
                 *c = NONE;
             }
@@ -162,6 +189,41 @@ impl<S: BlockSource> Heap<S> {
             }
             self.meta.give(Pool::Local, lh.cast());
         }
+    }
+
+    /// Calls `f` with every SMALL span of the heap's segments. O(runs).
+    pub(crate) fn for_each_small_span(&self, mut f: impl FnMut(*mut Span)) {
+        let mut seg = self.segments;
+        // SAFETY: the segment list and the page map are the heap's (under
+        // the lock); runs tile each segment.
+        unsafe {
+            while !seg.is_null() {
+                let mut a = (*seg).block.base.as_ptr() as usize;
+                let end = a + (*seg).block.size;
+                while a < end {
+                    let s = self.map.get(a);
+                    let next = a + (*s).pages.max(1) * PAGE_SIZE;
+                    if (*s).kind == KIND_SMALL {
+                        f(s);
+                    }
+                    a = next;
+                }
+                seg = (*seg).next;
+            }
+        }
+    }
+
+    /// Calls `f` with every thread heap record: registered ones, then the
+    /// recycled ones waiting for a thread. O(records).
+    #[cfg(all(test, loom))]
+    pub(crate) fn for_each_record(&self, mut f: impl FnMut(*mut LocalHeap)) {
+        let mut lh = self.locals;
+        while !lh.is_null() {
+            f(lh);
+            // SAFETY: registry members are live.
+            lh = unsafe { (*lh).next };
+        }
+        self.meta.for_each_recycled(Pool::Local, |r| f(r.cast()));
     }
 
     /// Registered heaps. O(heaps).

@@ -8,6 +8,7 @@
 
 #[cfg(target_os = "linux")]
 mod futex;
+pub mod model;
 mod spin;
 #[cfg(target_os = "vita")]
 mod vita;
