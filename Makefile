@@ -1,5 +1,8 @@
-# vitalloc: `make` builds everything into dist/, `make test` runs every test.
-# Both install what they need first (tools/ensure-deps.sh says what it does).
+# vitalloc: `make` builds everything into dist/, `make test` runs the tests
+# (every change), `make verify` the deeper checks (Miri, ThreadSanitizer,
+# longer fuzzing: before pushing a change to the lock-free protocol; CI runs
+# both). They install what they need first (tools/ensure-deps.sh says what
+# it does).
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -23,7 +26,7 @@ EXPORTS := src/ffi/exports.txt
 SOURCES := $(shell find src -type f) Cargo.toml cbindgen.toml
 
 .PHONY: all deps host vita vita-preempt debug host-debug vita-debug header check-header test test-rust test-c test-arm test-sample test-preload lint bench clean \
-	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz miri test-miri soak test-loom
+	fuzz fuzz-build fuzz-ops fuzz-heaps test-fuzz test-fuzz-seeds miri test-miri soak test-loom verify host-tsan test-tsan test-tsan-rust test-tsan-c
 
 all: deps host vita debug
 
@@ -153,7 +156,15 @@ check-header:
 
 # ---- tests ------------------------------------------------------------------
 
-test: all lint check-header test-rust test-loom test-c test-arm test-sample test-preload test-miri test-fuzz
+# `make test`: every change (about 4 minutes after `make` on 2 cores, before
+# test-loom joined). Depth goes to `make verify`.
+TEST_STEPS := lint check-header test-rust test-loom test-c test-arm test-sample test-preload test-fuzz-seeds
+test: all $(TEST_STEPS)
+
+# `make verify`: the deeper checks, after `make test` (CI runs both): Miri
+# over the core's unit tests, ThreadSanitizer over the threaded Rust and C
+# tests, VERIFY_FUZZ_SECONDS of fuzzing per target.
+verify: test-miri test-tsan test-fuzz
 
 lint:
 	$(CARGO) fmt --check
@@ -177,7 +188,7 @@ lint:
 	cd fuzz && $(CARGO) fmt --check && $(CARGO) +nightly clippy --target $(FUZZ_TRIPLE) -- -D warnings
 
 test-rust:
-	$(CARGO) test --release
+	$(CARGO) test --release --no-fail-fast
 
 # The thread-heap protocol model-checked with loom (src/front/loom_tests.rs):
 # every interleaving of each scenario up to LOOM_MAX_PREEMPTIONS preemptions.
@@ -246,11 +257,20 @@ fuzz-heaps: fuzz-build
 
 fuzz: fuzz-ops fuzz-heaps
 
-# In `make test`: one minute, enough to replay the seeds and the corpus
-# grown by earlier runs on this machine and to explore a little further.
+# In `make verify`: VERIFY_FUZZ_SECONDS per target (five minutes of
+# fuzzing in all, five times what `make test` used to give it; `make fuzz`
+# for longer), with the corpus grown by earlier runs on this machine. The
+# two targets run at once (libFuzzer uses one core each): 150 s of wall time.
+VERIFY_FUZZ_SECONDS ?= 150
 test-fuzz:
-	$(MAKE) fuzz-ops FUZZ_SECONDS=40
-	$(MAKE) fuzz-heaps FUZZ_SECONDS=20
+	$(MAKE) -j2 fuzz FUZZ_SECONDS=$(VERIFY_FUZZ_SECONDS)
+
+# In `make test`: each committed seed run once through both targets (every
+# check of the fuzz build: the model, the heap's debug assertions,
+# AddressSanitizer), no exploring.
+test-fuzz-seeds: fuzz-build
+	$(FUZZ_DIR)/ops -runs=0 -max_len=2048 fuzz/corpus/ops
+	$(FUZZ_DIR)/heaps -runs=0 -max_len=2048 fuzz/corpus/ops
 
 # Miri: the core's unit and property tests (src/**, `--lib`) interpreted
 # with undefined-behaviour checks (Stacked Borrows, alignment, data races,
@@ -271,13 +291,74 @@ test-miri: miri
 
 # A long run: 10^8 random operations against the shadow model (release
 # mode, check() every 65536), then 4 threads handing blocks to each other
-# for SOAK_SECONDS with check() at barriers. Not part of `make test`
-# (about 25 minutes with the defaults).
+# for SOAK_SECONDS with check() at barriers, then SOAK_OPS operations of
+# each thread-exit test (tests/thread_exit*.rs, and the C programs with
+# libvitalloc.so preloaded). Not part of `make test` or `make verify`
+# (about 40 minutes with the defaults).
 SOAK_OPS ?= 100000000
 SOAK_SECONDS ?= 600
-soak: deps
+soak: deps host
 	SOAK_OPS=$(SOAK_OPS) $(CARGO) test --release --test soak -- --nocapture
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --test soak_threads -- --nocapture
+	SOAK_OPS=$(SOAK_OPS) $(CARGO) test --release --test thread_exit --test thread_exit_churn -- --nocapture
+	SOAK_OPS=$(SOAK_OPS) VITALLOC_BUILD_DIR=build/c-host-soak VITALLOC_CMAKE_ARGS=-DVITALLOC_TEST_TIMEOUT=7200 \
+		CTEST_ARGS="-R thread_.*_preload" tools/test-c.sh
+
+# ---- ThreadSanitizer (make verify) ---------------------------------------------
+# The threaded Rust tests, and the threaded C tests linked with a TSan build
+# of the C library (dist/host-tsan, layout of dist/host): nightly,
+# -Zsanitizer=thread with the standard library rebuilt instrumented
+# (-Zbuild-std), each in a target directory of its own. The tests unwind
+# (the release profile's panic=abort would build a second core for the
+# test harness: "duplicate lang item") and keep line tables (cargo strips
+# a profile without debug info, whatever RUSTFLAGS say). Any report fails
+# the step; c-tests/host/tsan/suppressions.txt holds only proven false
+# positives. TSAN_SOAK_OPS: the thread-exit tests' length under TSan.
+TSAN_TRIPLE := x86_64-unknown-linux-gnu
+# Line tables and legacy mangling: the reports name Rust functions, files and
+# lines (gcc's libtsan symbolizes the C library's frames itself).
+TSAN_RUSTFLAGS := -Zsanitizer=thread -Cdebuginfo=line-tables-only -Zunstable-options -Csymbol-mangling-version=legacy
+TSAN_RUST_TESTS := threads remote_queue soak_threads thread_exit thread_exit_churn
+TSAN_SOAK_OPS ?= 300000
+HOST_TSAN := $(DIST)/host-tsan
+HOST_TSAN_TARGET := target/c-host-tsan/$(TSAN_TRIPLE)/release
+# (allow_addr2line: Rust's TSan runtime symbolizes with binutils' addr2line
+# when there is no llvm-symbolizer.)
+TSAN_OPTIONS_RUST := halt_on_error=0 exitcode=66 second_deadlock_stack=1 history_size=4 allow_addr2line=1 \
+	suppressions=$(CURDIR)/c-tests/host/tsan/suppressions.txt
+
+host-tsan: $(HOST_TSAN)/lib/libvitalloc.a $(HOST_TSAN)/include/vitalloc.h \
+	$(addprefix $(HOST_TSAN)/lib/cmake/vitalloc/,$(CMAKE_PACKAGE_FILES))
+
+# A staticlib: the __tsan_* calls stay undefined until the C program's
+# runtime (gcc -fsanitize=thread) resolves them.
+$(HOST_TSAN_TARGET)/libvitalloc.a: $(SOURCES)
+	RUSTFLAGS="$(TSAN_RUSTFLAGS)" $(CARGO) +nightly rustc -Zbuild-std=core --target $(TSAN_TRIPLE) --release --lib \
+		--features c-library --crate-type staticlib --target-dir target/c-host-tsan
+
+# Only the vitalloc_* names stay global: the standard names would replace
+# the TSan runtime's malloc, which the runtime calls (through the dynamic
+# loader) before it can run instrumented code. The tests call vitalloc_*
+# (c-tests/host/tsan/vitalloc_names.h).
+$(HOST_TSAN)/lib/libvitalloc.a: $(HOST_TSAN_TARGET)/libvitalloc.a $(EXPORTS)
+	@mkdir -p $(@D)
+	grep '^vitalloc_' $(EXPORTS) >$(HOST_TSAN_TARGET)/exports-tsan.txt
+	objcopy --keep-global-symbols=$(HOST_TSAN_TARGET)/exports-tsan.txt $< $@
+
+$(HOST_TSAN)/include/vitalloc.h: include/vitalloc.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+test-tsan: test-tsan-rust test-tsan-c
+
+test-tsan-rust: deps
+	SOAK_OPS=$(TSAN_SOAK_OPS) SOAK_SECONDS=2 TSAN_OPTIONS="$(TSAN_OPTIONS_RUST)" RUSTFLAGS="$(TSAN_RUSTFLAGS)" \
+		$(CARGO) +nightly test -Zbuild-std --target $(TSAN_TRIPLE) --release --target-dir target/tsan \
+		--config 'profile.release.panic="unwind"' --config 'profile.release.debug="line-tables-only"' \
+		--no-fail-fast $(addprefix --test ,$(TSAN_RUST_TESTS))
+
+test-tsan-c: host-tsan
+	SOAK_OPS=$(TSAN_SOAK_OPS) tools/test-tsan.sh
 
 bench: host vita
 	bench/run.sh
