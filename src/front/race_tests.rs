@@ -66,13 +66,13 @@ fn a_stalled_notifier_never_queues_a_span_released_meanwhile() {
         // descriptors are reused).
         let reached = Rc::new(Cell::new(false));
         let r = reached.clone();
+        // Raw pointers (no integers): the hook outlives no borrow of them.
         let shp = sh as *const crate::Allocator<testing::Src>;
-        let (ap, o2p) = (a as usize, o2 as usize);
         test_hook::once(move |p| {
             assert!(matches!(p, Point::Notify));
             r.set(true);
-            let (sh, a) = (&*shp, ap as *mut LocalHeap);
-            assert_eq!(free(a, sh, o2p as *mut u8), Ok(()));
+            let sh = &*shp;
+            assert_eq!(free(a, sh, o2), Ok(()));
             trim(a, sh, 0);
             for _ in 0..8 {
                 assert!(!malloc(a, sh, SIZE).is_null());
@@ -106,10 +106,9 @@ fn a_notifier_stalled_over_the_owners_exit_hands_the_span_on() {
         let c = Rc::new(Cell::new(core::ptr::null_mut::<LocalHeap>()));
         let c2 = c.clone();
         let shp = sh as *const crate::Allocator<testing::Src>;
-        let ap = a as usize;
         test_hook::once(move |_| {
             let sh = &*shp;
-            sh.with(|h| h.reclaim_local(ap as *mut LocalHeap));
+            sh.with(|h| h.reclaim_local(a));
             let c = sh.with(|h| h.register_local(2, 0, |_| {}));
             assert!(!malloc(c, sh, SIZE).is_null());
             c2.set(c);
