@@ -204,6 +204,15 @@ fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::J
     thread::Builder::new().stack_size(1 << 20).spawn(f).unwrap()
 }
 
+/// Thread `a`'s span of `o1` and `o2`, retired FULL (a third allocation
+/// took a new span), and a second thread `b`.
+fn retired_span(m: &Model) -> (H, H, P, P) {
+    let a = register(m);
+    let (o1, o2) = full_span(m, a);
+    alloc(m, a);
+    (a, register(m), o1, o2)
+}
+
 /// Runs `x` and `y` on two model threads of their own (so that either may
 /// run first, and loom interleaves them anywhere) and waits for both.
 fn race(
@@ -255,10 +264,7 @@ fn loom_remote_free_against_empty_release_reuse() {
     // owner's stack stays acyclic and holds no released span.
     check(|| {
         let m = model();
-        let a = register(&m);
-        let (o1, o2) = full_span(&m, a);
-        let _o3 = alloc(&m, a); // S is retired: FULL
-        let b = register(&m);
+        let (a, b, o1, o2) = retired_span(&m);
         let new = Arc::new(std::sync::Mutex::new(vec![]));
         let got = new.clone();
         race(
@@ -293,10 +299,7 @@ fn loom_notify_against_exit_register_adopt() {
     // handed on, never lost or doubled.
     check(|| {
         let m = model();
-        let a = register(&m);
-        let (o1, o2) = full_span(&m, a);
-        let _o3 = alloc(&m, a); // S is retired: FULL
-        let b = register(&m);
+        let (a, b, o1, o2) = retired_span(&m);
         let new = Arc::new(std::sync::Mutex::new(vec![]));
         let got = new.clone();
         race(
@@ -401,10 +404,7 @@ fn loom_queued_span_emptied_by_its_owner_stays_until_taken() {
     // stack; it must stay live until taken off.
     check(|| {
         let m = model();
-        let a = register(&m);
-        let (o1, o2) = full_span(&m, a);
-        let _o3 = alloc(&m, a); // S is retired: FULL
-        let b = register(&m);
+        let (a, b, o1, o2) = retired_span(&m);
         race(
             &m,
             move |m| release(m, b, o1),

@@ -46,17 +46,29 @@ fn remote_stack(lh: *mut LocalHeap) -> Vec<usize> {
     seen
 }
 
+/// Thread `a`'s span of `o1` and `o2`, retired FULL (a third allocation
+/// took a new span), and a second thread `b`.
+fn retired_span(
+    heap: &TestHeap<testing::Src>,
+) -> (*mut LocalHeap, *mut LocalHeap, *mut u8, *mut u8) {
+    let (a, b) = (register(heap), register(heap));
+    // SAFETY: `a` is used by this thread only.
+    unsafe {
+        let o1 = malloc(a, &**heap, SIZE);
+        let o2 = malloc(a, &**heap, SIZE);
+        assert!(!malloc(a, &**heap, SIZE).is_null());
+        (a, b, o1, o2)
+    }
+}
+
 #[test]
 fn a_stalled_notifier_never_queues_a_span_released_meanwhile() {
     let heap = testing::heap(16 << 20);
     let sh: &crate::Allocator<testing::Src> = core::ops::Deref::deref(&heap);
-    let (a, b) = (register(&heap), register(&heap));
+    let (a, b, o1, o2) = retired_span(&heap);
     // SAFETY: each heap is used by one "thread" at a time; every object is
     // freed once.
     unsafe {
-        let o1 = malloc(a, sh, SIZE);
-        let o2 = malloc(a, sh, SIZE);
-        let _o3 = malloc(a, sh, SIZE); // retires the span of o1 and o2
         let s = sh.map().get(o1 as usize);
         assert_eq!(s, sh.map().get(o2 as usize));
         assert_eq!((*s).owner.load(Ordering::Relaxed), a as usize | FULL);
@@ -94,12 +106,9 @@ fn a_stalled_notifier_never_queues_a_span_released_meanwhile() {
 fn a_notifier_stalled_over_the_owners_exit_hands_the_span_on() {
     let heap = testing::heap(16 << 20);
     let sh: &crate::Allocator<testing::Src> = core::ops::Deref::deref(&heap);
-    let (a, b) = (register(&heap), register(&heap));
+    let (a, b, o1, o2) = retired_span(&heap);
     // SAFETY: as above.
     unsafe {
-        let o1 = malloc(a, sh, SIZE);
-        let o2 = malloc(a, sh, SIZE);
-        let _o3 = malloc(a, sh, SIZE);
         // Thread b frees o1 and stalls before queueing the span; the owner
         // exits (its heap is reclaimed), a new thread gets its record and
         // allocates (adopting the span).

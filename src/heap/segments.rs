@@ -258,6 +258,18 @@ impl<S: BlockSource> Heap<S> {
         }
     }
 
+    /// Calls `f` with every run of every segment. O(runs).
+    pub(crate) fn for_each_span(&self, mut f: impl FnMut(*mut Span)) {
+        let mut seg = self.segments;
+        while !seg.is_null() {
+            // SAFETY: the segment list holds live segments (under the lock).
+            unsafe {
+                self.for_each_run(seg, &mut f);
+                seg = (*seg).next;
+            }
+        }
+    }
+
     /// Whether a segment is one free run.
     pub(super) fn segment_is_empty(&self, seg: *mut Segment) -> bool {
         // SAFETY: live segments' first pages map to live spans.

@@ -130,39 +130,29 @@ impl<S: BlockSource> Heap<S> {
     /// Walks every segment's runs and sums the small spans. O(spans).
     pub(super) fn span_sums(&self) -> SpanSums {
         let mut t = SpanSums::default();
-        let mut seg = self.segments;
-        // SAFETY: segments and the spans the page map names in them are
-        // live; `used` and `allocs` of spans other threads own are read
-        // with volatile loads (a snapshot; see the module comment).
-        unsafe {
-            while !seg.is_null() {
-                let mut a = (*seg).block.base.as_ptr() as usize;
-                let end = a + (*seg).block.size;
-                while a < end {
-                    let s = self.map.get(a);
-                    if (*s).kind == KIND_SMALL {
-                        let used = core::ptr::read_volatile(&raw const (*s).used) as usize;
-                        let allocs = core::ptr::read_volatile(&raw const (*s).allocs);
-                        t.spans += 1;
-                        t.span_bytes += (*s).bytes();
-                        t.used_objects += used;
-                        t.used_bytes += used * (*s).obj_size();
-                        t.allocs += allocs as u64;
-                    } else if (*s).kind == KIND_SLOTS {
-                        t.spans += 1;
-                        t.span_bytes += (*s).bytes();
-                    } else if (*s).kind == KIND_FREE {
-                        t.largest_free = t.largest_free.max((*s).bytes());
-                    }
-                    debug_assert!(matches!(
-                        (*s).kind,
-                        KIND_SMALL | KIND_FREE | KIND_MEDIUM | KIND_SLOTS
-                    ));
-                    a += (*s).pages.max(1) * PAGE_SIZE;
-                }
-                seg = (*seg).next;
+        // SAFETY: the spans the page map names in segments are live;
+        // `used` and `allocs` of spans other threads own are read with
+        // volatile loads (a snapshot; see the module comment).
+        self.for_each_span(|s| unsafe {
+            if (*s).kind == KIND_SMALL {
+                let used = core::ptr::read_volatile(&raw const (*s).used) as usize;
+                let allocs = core::ptr::read_volatile(&raw const (*s).allocs);
+                t.spans += 1;
+                t.span_bytes += (*s).bytes();
+                t.used_objects += used;
+                t.used_bytes += used * (*s).obj_size();
+                t.allocs += allocs as u64;
+            } else if (*s).kind == KIND_SLOTS {
+                t.spans += 1;
+                t.span_bytes += (*s).bytes();
+            } else if (*s).kind == KIND_FREE {
+                t.largest_free = t.largest_free.max((*s).bytes());
             }
-        }
+            debug_assert!(matches!(
+                (*s).kind,
+                KIND_SMALL | KIND_FREE | KIND_MEDIUM | KIND_SLOTS
+            ));
+        });
         t
     }
 

@@ -9,7 +9,7 @@
 //! no longer run, so its lists can be walked without racing the owner.
 
 use super::Heap;
-use super::config::{LIVENESS_SCAN_INTERVAL, PAGE_SIZE};
+use super::config::LIVENESS_SCAN_INTERVAL;
 use super::meta::Pool;
 use super::span::{FLAGS, KIND_SMALL, NO_OWNER, NONE, QUEUED, Span};
 use crate::front::local::LocalHeap;
@@ -193,24 +193,12 @@ impl<S: BlockSource> Heap<S> {
 
     /// Calls `f` with every SMALL span of the heap's segments. O(runs).
     pub(crate) fn for_each_small_span(&self, mut f: impl FnMut(*mut Span)) {
-        let mut seg = self.segments;
-        // SAFETY: the segment list and the page map are the heap's (under
-        // the lock); runs tile each segment.
-        unsafe {
-            while !seg.is_null() {
-                let mut a = (*seg).block.base.as_ptr() as usize;
-                let end = a + (*seg).block.size;
-                while a < end {
-                    let s = self.map.get(a);
-                    let next = a + (*s).pages.max(1) * PAGE_SIZE;
-                    if (*s).kind == KIND_SMALL {
-                        f(s);
-                    }
-                    a = next;
-                }
-                seg = (*seg).next;
+        self.for_each_span(|s| {
+            // SAFETY: runs the heap walks are live descriptors.
+            if unsafe { (*s).kind } == KIND_SMALL {
+                f(s);
             }
-        }
+        });
     }
 
     /// Calls `f` with every thread heap record: registered ones, then the
