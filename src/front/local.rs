@@ -11,15 +11,17 @@
 //! Invariants (walked by `Heap::check` for the heaps it may read):
 //! - `direct[i] == current[CLASS_OF[i]]` for every i;
 //! - `current[c]` is `NONE` or a SMALL span of class `c` owned by this heap
-//!   (`owner == self`), in no queue;
+//!   (its owner word is this heap, not FULL; QUEUED may be set), in no
+//!   queue;
 //! - spans in `queue[c]` are SMALL spans of class `c` owned by this heap
-//!   with at least one free object;
+//!   (not FULL) with at least one free object;
 //! - `spare[c]` is null or an empty SMALL span of class `c` owned by this
 //!   heap, neither current nor queued;
 //! - a span owned by this heap that is neither current, queued nor spare is
 //!   full and tagged FULL in its owner word;
-//! - `remote` holds spans whose owner word has QUEUED set, each once; a
-//!   span whose word names this heap is FULL or in one of its lists.
+//! - `remote` holds, each once, spans whose owner word has QUEUED set:
+//!   this heap's, or (queued for an earlier holder of the record) another
+//!   heap's or nobody's.
 //!
 //! Only the owning thread touches a thread heap, except `remote` (pushed by
 //! other threads) and, under the heap lock, the counters (read by
