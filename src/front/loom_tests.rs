@@ -215,16 +215,17 @@ fn retired_span(m: &Model) -> (H, H, P, P) {
 
 /// Runs `x` and `y` on two model threads of their own (so that either may
 /// run first, and loom interleaves them anywhere) and waits for both.
-fn race(
+/// Returns what `y` returns.
+fn race<T: Send + 'static>(
     m: &Arc<Model>,
     x: impl FnOnce(&Model) + Send + 'static,
-    y: impl FnOnce(&Model) + Send + 'static,
-) {
+    y: impl FnOnce(&Model) -> T + Send + 'static,
+) -> T {
     let (mx, my) = (m.clone(), m.clone());
     let tx = spawn(move || x(&mx));
     let ty = spawn(move || y(&my));
     tx.join().unwrap();
-    ty.join().unwrap();
+    ty.join().unwrap()
 }
 
 /// A full span: the owner allocates both objects of a fresh span and one
@@ -265,9 +266,7 @@ fn loom_remote_free_against_empty_release_reuse() {
     check(|| {
         let m = model();
         let (a, b, o1, o2) = retired_span(&m);
-        let new = Arc::new(std::sync::Mutex::new(vec![]));
-        let got = new.clone();
-        race(
+        let (o4, o5) = race(
             &m,
             move |m| release(m, b, o1),
             move |m| {
@@ -276,13 +275,9 @@ fn loom_remote_free_against_empty_release_reuse() {
                 // and new spans of the class take the descriptors.
                 // SAFETY: `a` is this thread's heap.
                 unsafe { super::trim(a.0, m, 0) };
-                let mut got = got.lock().unwrap();
-                got.push(alloc(m, a));
-                got.push(alloc(m, a));
+                (alloc(m, a), alloc(m, a))
             },
         );
-        let new = new.lock().unwrap();
-        let (o4, o5) = (new[0], new[1]);
         remote_stack_sound(a);
         quiescent(&m, &[a, b]);
         release(&m, a, o4);
@@ -300,19 +295,15 @@ fn loom_notify_against_exit_register_adopt() {
     check(|| {
         let m = model();
         let (a, b, o1, o2) = retired_span(&m);
-        let new = Arc::new(std::sync::Mutex::new(vec![]));
-        let got = new.clone();
-        race(
+        let (c, o4) = race(
             &m,
             move |m| release(m, b, o1),
             move |m| {
                 exit(m, a);
                 let c = register(m); // a's record again
-                let o4 = alloc(m, c);
-                got.lock().unwrap().push((c, o4));
+                (c, alloc(m, c))
             },
         );
-        let (c, o4) = new.lock().unwrap()[0];
         remote_stack_sound(c);
         quiescent(&m, &[c, b]);
         release(&m, c, o2);
@@ -334,19 +325,11 @@ fn loom_free_abandoned_against_adopting_malloc() {
         exit(&m, a); // S abandoned
         let b = register(&m);
         let e = register(&m);
-        let new = Arc::new(std::sync::Mutex::new(vec![]));
-        let got = new.clone();
-        race(
+        let (o3, o4) = race(
             &m,
             move |m| release(m, b, o1),
-            move |m| {
-                let o3 = alloc(m, e); // adopts S
-                let o4 = alloc(m, e);
-                got.lock().unwrap().extend([o3, o4]);
-            },
+            move |m| (alloc(m, e), alloc(m, e)), // the first adopts S
         );
-        let new = new.lock().unwrap();
-        let (o3, o4) = (new[0], new[1]);
         quiescent(&m, &[b, e]);
         release(&m, e, o3);
         release(&m, e, o4);

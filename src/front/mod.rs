@@ -177,19 +177,9 @@ unsafe fn free_slow<S: BlockSource>(
                 Ok(())
             }
             Freed::NotAnObject => Err(Misuse::InvalidPointer),
-            Freed::Suspect => {
-                LocalHeap::collect(lh, span);
-                if Span::contains_free(span, p.cast()) {
-                    return Err(Misuse::DoubleFree);
-                }
-                // The program wrote the mark's value itself: a real free.
-                LocalHeap::push(span, p.cast());
-                (*span).used -= 1;
-                if (*span).used == 0 {
-                    emptied(lh, sh, span);
-                }
-                Ok(())
-            }
+            // Confirmed by a walk: not on the free list, the program wrote
+            // the mark's value itself and this is a real free.
+            Freed::Suspect => free_own_slow(lh, sh, span, p.cast(), LocalHeap::id(lh)),
             Freed::NotHere => free_foreign(lh, sh, span, p),
         }
     }
@@ -231,7 +221,7 @@ unsafe fn free_foreign<S: BlockSource>(
             if owner == me {
                 // Our own span that the fast path cannot take: full (it has
                 // a free object again), or on a remote stack.
-                return free_own_flagged(lh, sh, span, o, w);
+                return free_own_slow(lh, sh, span, o, w);
             }
             if owner == NO_OWNER {
                 // Abandoned: freed into under the lock, unless a thread
@@ -262,12 +252,15 @@ unsafe fn free_foreign<S: BlockSource>(
     }
 }
 
-/// A free into one of our spans whose owner word has flags: FULL (it is in
-/// none of our lists) and/or QUEUED (on a remote stack: ours, or an older
-/// holder's of this record). Inlined into the slow path: with spans of one
-/// to four objects (the classes of 2–8 KiB) every other free lands here.
+/// A free into one of our spans that the fast path could not make: its
+/// owner word `w` has flags (FULL: it is in none of our lists; QUEUED: it
+/// is on a remote stack, ours or an older holder's of this record), or the
+/// object looked free already. Remote frees are collected first, so a
+/// double free is told from a program that wrote the mark's value itself.
+/// Inlined into the slow path: with spans of one to four objects (the
+/// classes of 2–8 KiB) every other free lands here.
 #[inline]
-unsafe fn free_own_flagged<S: BlockSource>(
+unsafe fn free_own_slow<S: BlockSource>(
     lh: *mut LocalHeap,
     sh: &impl Shared<S>,
     span: *mut Span,
